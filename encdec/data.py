@@ -1,0 +1,120 @@
+"""MNIST-style datasets held in memory as uint8 tensors.
+
+One call loads a dataset once per process; training slices mini-batches from
+these tensors directly, with no per-sample Python transform.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+DATASETS = ("mnist", "fashion")
+IDX_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+# Names people see for each dataset, and the torchvision class that reads it.
+DATASET_TITLES = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
+_FOLDERS = {"mnist": "MNIST", "fashion": "FashionMNIST"}
+FASHION_CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+
+class DataError(RuntimeError):
+    """A dataset is missing or unreadable; the message says what to do."""
+
+
+def data_dir() -> Path:
+    """`ENCDEC_DATA_DIR` if set, else `./data`."""
+    return Path(os.environ.get("ENCDEC_DATA_DIR", "data")).expanduser()
+
+
+def download_allowed() -> bool:
+    """`ENCDEC_DOWNLOAD=0` forbids network downloads (tests and CI set it)."""
+    return os.environ.get("ENCDEC_DOWNLOAD", "1") != "0"
+
+
+def class_names(dataset: str) -> tuple[str, ...]:
+    return FASHION_CLASSES if dataset == "fashion" else tuple(str(d) for d in range(10))
+
+
+@dataclass(frozen=True)
+class Split:
+    images: torch.Tensor  # (N, 28, 28) uint8
+    labels: torch.Tensor  # (N,) int64
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def floats(self, index=slice(None)) -> torch.Tensor:
+        """Images as float [n,1,28,28] in [0,1]."""
+        return self.images[index].unsqueeze(1).float().div_(255.0)
+
+    def head(self, n: int | None) -> "Split":
+        return self if n is None else Split(self.images[:n], self.labels[:n])
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    train: Split  # training split minus the validation images
+    val: Split    # held out from the training split, seeded
+    test: Split   # only for reported metrics
+
+    def limit(self, n: int | None) -> "Dataset":
+        """The same dataset trained on only the first `n` training images."""
+        return Dataset(self.name, self.train.head(n), self.val, self.test)
+
+
+def _read(name: str, root: Path, train: bool, download: bool):
+    from torchvision import datasets
+
+    cls = datasets.FashionMNIST if name == "fashion" else datasets.MNIST
+    return cls(root=str(root), train=train, download=download)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_raw(name: str, root: str, download: bool) -> tuple[Split, Split]:
+    folder = Path(root) / _FOLDERS[name] / "raw"
+    missing = [f for f in IDX_FILES if not (folder / f).is_file()]
+    if missing and not download:
+        raise DataError(
+            f"{DATASET_TITLES[name]} files are missing in {folder}: it needs "
+            f"{', '.join(IDX_FILES)}; copy them there or set ENCDEC_DATA_DIR to a folder that has them.")
+    try:
+        splits = [_read(name, Path(root), train, download) for train in (True, False)]
+    except Exception as e:  # torchvision raises many kinds for offline or broken files
+        what = "could not be downloaded" if missing else "could not be read (a file may be corrupt)"
+        raise DataError(
+            f"{DATASET_TITLES[name]} {what} in {folder}: it needs {', '.join(IDX_FILES)}; "
+            f"put intact copies there or set ENCDEC_DATA_DIR to a folder that has them ({type(e).__name__}: {e}).") from None
+    out = []
+    for ds in splits:
+        images, labels = ds.data, ds.targets.long()
+        if images.dtype != torch.uint8 or images.shape[1:] != (28, 28) or len(images) != len(labels) or len(images) == 0:
+            raise DataError(f"{DATASET_TITLES[name]} files in {folder} do not hold 28x28 images with one label each; "
+                            "replace them with the original IDX files.")
+        out.append(Split(images.contiguous(), labels.contiguous()))
+    return out[0], out[1]
+
+
+def load_dataset(name: str = "mnist", root: str | os.PathLike | None = None, *,
+                 val_size: int = 5000, seed: int = 0, download: bool | None = None) -> Dataset:
+    """Load a dataset once into memory and split off a seeded validation set."""
+    if name not in DATASETS:
+        raise DataError(f"Unknown dataset {name!r}; choose one of {', '.join(DATASETS)}.")
+    root = Path(root) if root is not None else data_dir()
+    download = download_allowed() if download is None else download
+    full, test = _load_raw(name, str(root.resolve()), download)
+    val_size = max(0, min(val_size, len(full) // 5))
+    order = torch.randperm(len(full), generator=torch.Generator().manual_seed(seed))
+    val_idx, train_idx = order[:val_size].sort().values, order[val_size:].sort().values
+    train = Split(full.images[train_idx], full.labels[train_idx])
+    val = Split(full.images[val_idx], full.labels[val_idx])
+    return Dataset(name, train, val, test)

@@ -1,0 +1,257 @@
+"""Training and evaluation on in-memory tensors.
+
+`fit` slices mini-batches from uint8 tensors (no DataLoader), uses Adam with a
+one-cycle learning-rate schedule, and reports progress through a callback.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch.nn import functional as F
+
+from .data import Dataset, Split
+from .models import EncoderDecoder, losses
+
+EPOCHS_RANGE = (1, 200)
+LR_RANGE = (1e-5, 1e-1)
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (a non-finite loss, a bad setting); nothing is saved."""
+
+
+class TrainingStopped(RuntimeError):
+    """The user asked training to stop; nothing is saved."""
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    limit: int | None = None   # train on the first N training images only
+    augment: bool = False      # random shifts of up to 2 pixels (classifiers)
+    log_every: int = 25        # steps between progress reports
+
+    def __post_init__(self):
+        lo, hi = EPOCHS_RANGE
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or not lo <= self.epochs <= hi:
+            raise TrainingError(f"Epochs must be a whole number from {lo} to {hi}; got {self.epochs!r}.")
+        if not LR_RANGE[0] <= self.lr <= LR_RANGE[1]:
+            raise TrainingError(f"Learning rate must be from {LR_RANGE[0]:g} to {LR_RANGE[1]:g}; got {self.lr!r}.")
+        if not 1 <= self.batch_size <= 4096:
+            raise TrainingError(f"Batch size must be from 1 to 4096; got {self.batch_size!r}.")
+        if self.limit is not None and self.limit < 1:
+            raise TrainingError(f"The training-set size must be at least 1; got {self.limit!r}.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Progress:
+    """What a callback sees: `phase` is 'step', 'epoch' (with `val`) or 'done'."""
+    phase: str
+    step: int
+    total_steps: int
+    epoch: int           # 1-based; fractional progress is step / total_steps
+    epochs: int
+    loss: float          # mean training loss since the last report
+    elapsed: float       # seconds
+    samples_per_s: float
+    val: dict = field(default_factory=dict)
+
+    @property
+    def fraction(self) -> float:
+        return self.step / max(1, self.total_steps)
+
+    @property
+    def remaining(self) -> float:
+        return self.elapsed * (1 - self.fraction) / self.fraction if self.fraction > 0 else float("nan")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' picks CUDA, then MPS, then CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise TrainingError(f"Unknown device {name!r}; use auto, cpu, cuda or mps.") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("CUDA was asked for but no CUDA GPU is available; use --device auto or cpu.")
+    return device
+
+
+def random_shift(x: torch.Tensor, gen: torch.Generator, pixels: int = 2) -> torch.Tensor:
+    """Shift each image by up to `pixels` in x and y (zero fill), batched."""
+    n = x.shape[0]
+    pad = F.pad(x, (pixels,) * 4)
+    dx, dy = (torch.randint(0, 2 * pixels + 1, (2, n), generator=gen)).to(x.device)
+    rows = (dy[:, None] + torch.arange(28, device=x.device)[None])   # (N, 28)
+    cols = (dx[:, None] + torch.arange(28, device=x.device)[None])   # (N, 28)
+    idx = torch.arange(n, device=x.device)[:, None, None]
+    return pad[:, 0][idx, rows[:, :, None], cols[:, None, :]].unsqueeze(1)
+
+
+@torch.no_grad()
+def evaluate(model: EncoderDecoder, split: Split, batch_size: int = 1000) -> dict:
+    """Metrics on a split: MSE and BCE per pixel (plus KL, ELBO for a VAE), or accuracy."""
+    was_training = model.training
+    model.eval()
+    device = model.device
+    sums: dict[str, float] = {}
+    n = len(split)
+    for i in range(0, n, batch_size):
+        x = split.floats(slice(i, i + batch_size)).to(device)
+        y = split.labels[i:i + batch_size].to(device)
+        out = model(x)
+        parts = losses(model, out, x, y)
+        m = len(x)
+        if model.is_classifier:
+            batch = {"accuracy": (out["logits"].argmax(1) == y).float().sum().item(),
+                     "cross_entropy": parts["cross_entropy"].item() * m}
+        else:
+            recon = torch.sigmoid(out["recon_logits"])
+            batch = {"mse": F.mse_loss(recon, x, reduction="sum").item() / 784,
+                     "bce": parts["bce"].item() * m}
+            if "kl" in parts:
+                batch["kl"] = parts["kl"].item() * m
+                batch["neg_elbo"] = parts["neg_elbo"].item() * m
+        for key, v in batch.items():
+            sums[key] = sums.get(key, 0.0) + v
+    model.train(was_training)
+    return {key: v / n for key, v in sums.items()}
+
+
+def fit(model: EncoderDecoder, data: Dataset, config: TrainConfig | None = None, *,
+        callback=None, stop: threading.Event | None = None, **overrides) -> dict:
+    """Train `model` in place on `data.train`, validating on `data.val` each epoch.
+
+    `callback(Progress)` is called every `log_every` steps and after each epoch.
+    Setting `stop` ends training with TrainingStopped. Returns the history.
+    """
+    config = TrainConfig(**{**(config.to_dict() if config else {}), **overrides})
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    train = data.train.head(config.limit)
+    n = len(train)
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    model.to(device).train()
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total, pct_start=0.15)
+    images, labels = train.images.to(device), train.labels.to(device)
+    history = {"epoch": [], "train_loss": [], "val_loss": []}
+    start, step, seen = time.perf_counter(), 0, 0
+    running, running_n = 0.0, 0
+    for epoch in range(1, config.epochs + 1):
+        order = torch.randperm(n, generator=gen).to(device)
+        epoch_loss, epoch_n = 0.0, 0
+        for b in range(steps_per_epoch):
+            if stop is not None and stop.is_set():
+                raise TrainingStopped("Training was stopped; no model was saved.")
+            idx = order[b * config.batch_size:(b + 1) * config.batch_size]
+            x = images[idx].unsqueeze(1).float().div_(255.0)  # (B,1,28,28)
+            if config.augment:
+                x = random_shift(x, gen)
+            y = labels[idx]
+            loss = losses(model, model(x), x, y)["loss"]
+            if not torch.isfinite(loss):
+                raise TrainingError(
+                    f"Training diverged: the loss became {loss.item()} at step {step + 1}; "
+                    "lower the learning rate and try again. No model was saved.")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            seen += len(idx)
+            lv = loss.item()
+            running, running_n = running + lv * len(idx), running_n + len(idx)
+            epoch_loss, epoch_n = epoch_loss + lv * len(idx), epoch_n + len(idx)
+            if callback is not None and step % config.log_every == 0:
+                elapsed = time.perf_counter() - start
+                callback(Progress("step", step, total, epoch, config.epochs, running / running_n,
+                                  elapsed, seen / elapsed))
+                running, running_n = 0.0, 0
+        val = evaluate(model, data.val) if len(data.val) else {}
+        val_loss = _loss_of(model, val)
+        history["epoch"].append(epoch)
+        history["train_loss"].append(epoch_loss / max(1, epoch_n))
+        history["val_loss"].append(val_loss)
+        elapsed = time.perf_counter() - start
+        if callback is not None:
+            callback(Progress("epoch", step, total, epoch, config.epochs, epoch_loss / max(1, epoch_n),
+                              elapsed, seen / elapsed, val))
+    wall = time.perf_counter() - start
+    history["wall_time_s"] = wall
+    history["samples_per_s"] = seen / wall
+    history["device"] = str(device)
+    model.eval()
+    if callback is not None:
+        callback(Progress("done", step, total, config.epochs, config.epochs, history["train_loss"][-1],
+                          wall, seen / wall, {}))
+    return history
+
+
+def _loss_of(model: EncoderDecoder, metrics: dict) -> float | None:
+    """The training objective's value from evaluation metrics (same units as the train loss)."""
+    if not metrics:
+        return None
+    if model.is_classifier:
+        return metrics["cross_entropy"]
+    if "neg_elbo" in metrics:
+        return metrics["neg_elbo"] / 784
+    return metrics["bce"]
+
+
+def time_per_sample(model: EncoderDecoder, batch_size: int = 128, steps: int = 3, device: str = "auto") -> float:
+    """Seconds per training sample, measured on a few random batches (for time estimates)."""
+    dev = resolve_device(device)
+    probe = type(model)(model.config).to(dev).train()
+    opt = torch.optim.Adam(probe.parameters(), lr=1e-4)
+    x = torch.rand(batch_size, 1, 28, 28, device=dev)
+    y = torch.randint(0, 10, (batch_size,), device=dev)
+    times = []
+    for _ in range(steps + 1):
+        t = time.perf_counter()
+        loss = losses(probe, probe(x), x, y)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - t)
+    return sorted(times[1:])[len(times[1:]) // 2] / batch_size
+
+
+def train_model(config, train_config: TrainConfig, data: Dataset, *, callback=None,
+                stop: threading.Event | None = None, command: str | None = None) -> EncoderDecoder:
+    """Build, train and test a model; its `meta` holds test metrics, history and recipe."""
+    from .models import build
+
+    if config.dataset != data.name:
+        raise TrainingError(f"The model is for {config.dataset} but the data is {data.name}.")
+    torch.manual_seed(train_config.seed)  # the initial weights are part of the recipe
+    model = build(config)
+    history = fit(model, data, train_config, callback=callback, stop=stop)
+    metrics = evaluate(model, data.test)
+    metrics.update(wall_time_s=history["wall_time_s"], samples_per_s=history["samples_per_s"],
+                   train_size=len(data.train.head(train_config.limit)), test_size=len(data.test))
+    recipe = {"train": train_config.to_dict(), "device": history["device"]}
+    if command:
+        recipe["command"] = command
+    model.meta = {"metrics": metrics, "recipe": recipe, "dataset": data.name,
+                  "history": {k: history[k] for k in ("epoch", "train_loss", "val_loss")}}
+    return model.cpu().eval()

@@ -1,0 +1,68 @@
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+import encdec
+from encdec import DataError
+from encdec.data import IDX_FILES
+
+
+def test_mnist_loads_as_uint8_with_seeded_validation_split(mnist):
+    assert mnist.train.images.dtype == torch.uint8
+    assert mnist.train.images.shape == (55000, 28, 28) and mnist.val.images.shape == (5000, 28, 28)
+    assert mnist.test.images.shape == (10000, 28, 28)
+    again = encdec.load_dataset("mnist")
+    assert torch.equal(again.val.labels, mnist.val.labels)
+    other = encdec.load_dataset("mnist", seed=1)
+    assert not torch.equal(other.val.labels, mnist.val.labels)
+    x = mnist.test.floats(slice(0, 5))
+    assert x.shape == (5, 1, 28, 28) and 0 <= x.min() and x.max() <= 1
+
+
+def test_fashion_mnist_loads():
+    d = encdec.load_dataset("fashion")
+    assert len(d.test) == 10000 and set(d.test.labels.tolist()) == set(range(10))
+
+
+def _write_idx(folder, n=12, corrupt=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for prefix in ("train", "t10k"):
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, n, dtype=np.uint8)
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 0x803, n, 28, 28) + images.tobytes())
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 0x801, n) + labels.tobytes())
+    return images, labels
+
+
+def test_tiny_synthetic_idx_files_load(tmp_path):
+    images, labels = _write_idx(tmp_path / "MNIST" / "raw")
+    d = encdec.load_dataset("mnist", tmp_path, val_size=2)
+    assert torch.equal(d.test.images, torch.from_numpy(images))
+    assert torch.equal(d.test.labels, torch.from_numpy(labels).long())
+    assert len(d.train) + len(d.val) == 12
+
+
+def test_missing_files_name_the_folder_and_the_four_files(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    _write_idx(raw)
+    (raw / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(DataError) as e:
+        encdec.load_dataset("mnist", tmp_path, download=False)
+    msg = str(e.value)
+    assert str(raw) in msg and all(f in msg for f in IDX_FILES)
+
+
+def test_corrupt_idx_file_is_a_clear_error(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    _write_idx(raw)
+    (raw / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03garbage")
+    with pytest.raises(DataError, match="could not be read"):
+        encdec.load_dataset("mnist", tmp_path, download=False)
+
+
+def test_unknown_dataset_is_refused():
+    with pytest.raises(DataError, match="Unknown dataset"):
+        encdec.load_dataset("cifar")
