@@ -67,6 +67,7 @@ class Progress:
     elapsed: float       # seconds
     samples_per_s: float
     val: dict = field(default_factory=dict)
+    model: EncoderDecoder | None = field(default=None, repr=False)  # the model being trained
 
     @property
     def fraction(self) -> float:
@@ -185,7 +186,7 @@ def fit(model: EncoderDecoder, data: Dataset, config: TrainConfig | None = None,
             if callback is not None and step % config.log_every == 0:
                 elapsed = time.perf_counter() - start
                 callback(Progress("step", step, total, epoch, config.epochs, running / running_n,
-                                  elapsed, seen / elapsed))
+                                  elapsed, seen / elapsed, model=model))
                 running, running_n = 0.0, 0
         val = evaluate(model, data.val) if len(data.val) else {}
         val_loss = _loss_of(model, val)
@@ -195,7 +196,7 @@ def fit(model: EncoderDecoder, data: Dataset, config: TrainConfig | None = None,
         elapsed = time.perf_counter() - start
         if callback is not None:
             callback(Progress("epoch", step, total, epoch, config.epochs, epoch_loss / max(1, epoch_n),
-                              elapsed, seen / elapsed, val))
+                              elapsed, seen / elapsed, val, model=model))
     wall = time.perf_counter() - start
     history["wall_time_s"] = wall
     history["samples_per_s"] = seen / wall
@@ -203,7 +204,7 @@ def fit(model: EncoderDecoder, data: Dataset, config: TrainConfig | None = None,
     model.eval()
     if callback is not None:
         callback(Progress("done", step, total, config.epochs, config.epochs, history["train_loss"][-1],
-                          wall, seen / wall, {}))
+                          wall, seen / wall, {}, model=model))
     return history
 
 
@@ -255,3 +256,12 @@ def train_model(config, train_config: TrainConfig, data: Dataset, *, callback=No
     model.meta = {"metrics": metrics, "recipe": recipe, "dataset": data.name,
                   "history": {k: history[k] for k in ("epoch", "train_loss", "val_loss")}}
     return model.cpu().eval()
+
+
+def estimate_seconds(model: EncoderDecoder, train_config: TrainConfig, n_train: int, n_val: int = 5000,
+                     n_test: int = 10000) -> float:
+    """Rough wall time of `train_model`: measured seconds per sample times the work to do
+    (an evaluation pass costs about a third of a training step per image)."""
+    per_sample = time_per_sample(model, train_config.batch_size, device=train_config.device)
+    n = min(n_train, train_config.limit or n_train)
+    return per_sample * (train_config.epochs * (n + n_val / 3) + n_test / 3)

@@ -1,0 +1,1 @@
+"""Streamlit helpers shared by the pages. Only pages (and app.py) import this package."""

@@ -1,0 +1,49 @@
+"""Plotly figures the pages show."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+
+def loss_curve(curve, epochs: int, train_name: str, val_name: str, x_title: str, y_title: str) -> go.Figure:
+    """curve: (fraction, train loss or None, validation loss or None) points."""
+    train = [(f * epochs, v) for f, v, _ in curve if v is not None]
+    val = [(f * epochs, v) for f, _, v in curve if v is not None]
+    fig = go.Figure()
+    if train:
+        fig.add_scatter(x=[a for a, _ in train], y=[b for _, b in train], mode="lines", name=train_name)
+    if val:
+        fig.add_scatter(x=[a for a, _ in val], y=[b for _, b in val], mode="lines+markers", name=val_name)
+    fig.update_layout(height=280, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=x_title, yaxis_title=y_title,
+                      legend=dict(orientation="h", y=1.1))
+    return fig
+
+
+def ranking(order: list[int], effect, label: str, y_title: str) -> go.Figure:
+    """Bar per dimension, most influential first."""
+    names = [label.format(d=d) for d in order]
+    fig = go.Figure(go.Bar(x=names, y=[float(effect[d]) for d in order]))
+    fig.update_layout(height=180, margin=dict(l=10, r=10, t=10, b=10), yaxis_title=y_title,
+                      xaxis=dict(categoryorder="array", categoryarray=names))
+    return fig
+
+
+def code_bars(edited, start=None, edited_name: str = "", start_name: str = "") -> go.Figure:
+    """One bar per code dimension; `start` values drawn as marks over the bars."""
+    dims = list(range(len(edited)))
+    fig = go.Figure()
+    fig.add_bar(x=dims, y=[float(v) for v in edited], name=edited_name)
+    if start is not None:
+        fig.add_scatter(x=dims, y=[float(v) for v in start], mode="markers", name=start_name,
+                        marker=dict(color="black", size=7, symbol="line-ew-open", line=dict(width=2)))
+    fig.update_layout(height=200, margin=dict(l=10, r=10, t=10, b=10), showlegend=start is not None,
+                      legend=dict(orientation="h", y=1.15), xaxis=dict(dtick=1 if len(dims) <= 32 else 4))
+    return fig
+
+
+def class_strip(probs, names, x_labels) -> go.Figure:
+    """probs: (steps, 10). A heatmap of class probabilities along a path of codes."""
+    fig = go.Figure(go.Heatmap(z=[[float(p) for p in row] for row in probs.T], x=x_labels, y=list(names),
+                               colorscale="Blues", zmin=0, zmax=1))
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(type="category"), yaxis=dict(type="category"))
+    return fig

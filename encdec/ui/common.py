@@ -1,0 +1,142 @@
+"""Shell pieces every page uses: the language, cached data and models, the sidebar."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+import torch
+
+from .. import latent
+from ..checkpoint import ModelInfo, ModelStore, load, shipped_store_dir, user_store_dir
+from ..data import DATASET_TITLES, DATASETS, load_dataset
+from ..jobs import JobQueue
+from .text import LANGUAGES, text
+
+MAX_TRAININGS = int(os.environ.get("ENCDEC_MAX_TRAININGS", "1"))
+
+
+def lang() -> str:
+    return st.session_state.get("lang", "en")
+
+
+def t(key: str, **values) -> str:
+    return text(lang(), key, **values)
+
+
+# -- shared, read-only resources --------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def dataset(name: str):
+    return load_dataset(name)
+
+
+@st.cache_resource(show_spinner=False, max_entries=24)
+def _model(path: str, mtime: float):
+    return load(path)
+
+
+def model_of(info: ModelInfo):
+    return _model(str(info.path), info.path.stat().st_mtime)
+
+
+@st.cache_resource(show_spinner=False, max_entries=24)
+def _test_codes(path: str, mtime: float) -> tuple[torch.Tensor, latent.Ranges]:
+    model = _model(path, mtime)
+    codes = latent.encode_split(model, dataset(model.config.dataset).test)
+    return codes, latent.code_ranges(codes)
+
+
+def test_codes(info: ModelInfo) -> tuple[torch.Tensor, latent.Ranges]:
+    """Codes of the whole test split (N, k) and their slider ranges."""
+    return _test_codes(str(info.path), info.path.stat().st_mtime)
+
+
+@st.cache_resource(show_spinner=False)
+def job_queue() -> JobQueue:
+    return JobQueue(MAX_TRAININGS)
+
+
+def shipped_store() -> ModelStore:
+    return ModelStore(shipped_store_dir(), shipped=True)
+
+
+def user_store() -> ModelStore:
+    return ModelStore(user_store_dir())
+
+
+def all_models() -> tuple[dict[str, ModelInfo], int]:
+    """Readable models by name (shipped names win) and the count of unreadable user files."""
+    out, bad = {}, 0
+    for store in (shipped_store(), user_store()):
+        for info in store.list():
+            if info.error:
+                bad += not info.shipped
+                continue
+            out.setdefault(info.name, info)
+    return out, bad
+
+
+def free_name(name: str) -> str:
+    """A user-model name taken neither by a shipped model nor by another user model."""
+    shipped = {i.name for i in shipped_store().list()}
+    store = user_store()
+    candidate = store.unique_name(name)
+    i = 2
+    while candidate in shipped:
+        candidate = store.unique_name(f"{name}-{i}")
+        i += 1
+    return candidate
+
+
+def select_model(name: str) -> None:
+    """Make `name` the current model from anywhere (takes effect on the next run)."""
+    st.session_state["pending_model"] = name
+
+
+# -- the sidebar -------------------------------------------------------------------
+
+def sidebar() -> ModelInfo | None:
+    """Language, dataset and model pickers, all kept in the URL. Returns the current model."""
+    models, bad = all_models()
+    pending = st.session_state.pop("pending_model", None)
+    if pending in models:
+        st.session_state["data"] = models[pending].config.dataset
+        st.session_state["model"] = pending
+    with st.sidebar:
+        st.selectbox(t("language"), list(LANGUAGES), format_func=LANGUAGES.get, key="lang", bind="query-params")
+        data = st.selectbox(t("dataset"), DATASETS, format_func=DATASET_TITLES.get, key="data", bind="query-params")
+        names = [n for n, i in models.items() if i.config.dataset == data]
+        if not names:
+            st.info(t("no_models"))
+            return None
+        if st.session_state.get("model") not in names:
+            st.session_state["model"] = names[0]
+        name = st.selectbox(t("model"), names, key="model", bind="query-params",
+                            format_func=lambda n: n if models[n].shipped else f"{n} ({t('yours')})")
+        if bad:
+            st.caption(t("unreadable_models", n=bad))
+    return models[name]
+
+
+def kind_label(kind: str) -> str:
+    return t(f"kind_{kind}")
+
+
+def parts_label(config) -> str:
+    return f"{t('enc_' + config.encoder)} → {t('dec_' + config.decoder)}"
+
+
+def png(images: torch.Tensor | "np.ndarray", scale: int = 4) -> bytes:
+    """A (28,28) tensor in [0,1] or a uint8 array as PNG bytes, enlarged without blur."""
+    from ..imaging import png_bytes, to_uint8
+
+    arr = to_uint8(images) if isinstance(images, torch.Tensor) else images
+    return png_bytes(arr, scale)
+
+
+def probability_chart(probs: torch.Tensor, names) -> None:
+    import pandas as pd
+
+    st.bar_chart(pd.DataFrame({t("class_label"): list(names), "p": probs.tolist()}).set_index(t("class_label")),
+                 height=220)

@@ -1,0 +1,37 @@
+import streamlit as st
+
+from encdec.data import class_names
+from encdec.latent import encode, render
+from encdec.ui import charts
+from encdec.ui.common import dataset, model_of, png, probability_chart, t
+
+st.title(t("app_title"))
+st.markdown(t("home_intro"))
+st.markdown(t("home_classifier"))
+
+info = st.session_state.get("current")
+if info is not None:
+    model = model_of(info)
+    k = model.config.code_dim
+    x = dataset(model.config.dataset).test.floats(slice(0, 1))
+    code = encode(model, x)
+    st.subheader(t("home_pipeline") + f": {info.name}")
+    a, b, c = st.columns([1, 2, 1])
+    a.image(png(x[0, 0], 6), caption=t("home_input"))
+    b.plotly_chart(charts.code_bars(code[0]), key="home_code")
+    b.caption(t("home_code", k=k))
+    if model.is_classifier:
+        with c:
+            probability_chart(render(model, code)[0], class_names(model.config.dataset))
+            st.caption(t("home_output_class"))
+    else:
+        c.image(png(render(model, code)[0], 6), caption=t("home_output_image"))
+    st.markdown(t("home_ratio", ratio=784 / k, k=k))
+
+st.subheader(t("home_pages"))
+st.page_link("pages/editor.py", label=t("page_editor"), icon="🎛️")
+st.caption(t("home_link_editor"))
+st.page_link("pages/models.py", label=t("page_models"), icon="🗂️")
+st.caption(t("home_link_models"))
+st.page_link("pages/train.py", label=t("page_train"), icon="🏋️")
+st.caption(t("home_link_train"))
