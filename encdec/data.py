@@ -52,8 +52,10 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def floats(self, index=slice(None)) -> torch.Tensor:
-        """Images as float [n,1,28,28] in [0,1]."""
+    def floats(self, index: int | slice | torch.Tensor = slice(None)) -> torch.Tensor:
+        """Images as float (n,1,28,28) in [0,1]; an int index gives n = 1."""
+        if isinstance(index, int):
+            index = slice(index, index + 1)
         return self.images[index].unsqueeze(1).float().div_(255.0)
 
     def head(self, n: int | None) -> "Split":

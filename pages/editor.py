@@ -5,12 +5,13 @@ from encdec import latent
 from encdec.data import class_names
 from encdec.imaging import code_csv, grid, png_bytes
 from encdec.ui import charts
-from encdec.ui.common import dataset, model_of, png, probability_chart, t, test_codes
+from encdec.ui.common import require_shell, dataset, model_of, png, probability_chart, t, test_codes
 from encdec.urlstate import Start, decode_code, encode_code, parse_start
 
 SHOWN = 16  # sliders shown before "the other dimensions"
 STEPS = 10  # columns of the traversal grid
 
+require_shell()
 st.title(t("page_editor"))
 st.caption(t("editor_intro"))
 info = st.session_state.get("current")
@@ -91,7 +92,7 @@ def slider(d: int) -> None:
     hi = max(float(ranges.high[d]), base, cur)
     left, right = st.columns([8, 1], vertical_alignment="bottom")
     mark = "▶ " if ed.get("focus") == d else ""
-    left.slider(mark + t("dim_label", d=d), lo, hi, step=(hi - lo) / 200, key=f"z{d}", format="%.2f",
+    left.slider(f"{mark}{t('dim_label', d=d)} · {t('code_start')} {base:.2f}", lo, hi, step=(hi - lo) / 200, key=f"z{d}", format="%.2f",
                 help=t("slider_help", start=base))
     right.button(t("reset"), key=f"reset{d}", on_click=reset, args=([d],), help=t("reset_help"))
 
@@ -200,7 +201,7 @@ def arithmetic() -> None:
         for col, img, out, label in zip(st.columns(4), [*inputs, None], outs, labels + [t("arith_result")]):
             if img is not None:
                 col.image(png(img, 3), caption=f"{label}: {t('input')}")
-            col.image(png(out, 3), caption=f"{label}: {t('reconstruction') if img is not None else t('edited')}")
+            col.image(png(out, 3), caption=f"{label}: {t('reconstruction')}" if img is not None else label)
 
 
 interpolation()

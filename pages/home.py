@@ -3,8 +3,9 @@ import streamlit as st
 from encdec.data import class_names
 from encdec.latent import encode, render
 from encdec.ui import charts
-from encdec.ui.common import dataset, model_of, png, probability_chart, t
+from encdec.ui.common import require_shell, dataset, model_of, png, probability_chart, t
 
+require_shell()
 st.title(t("app_title"))
 st.markdown(t("home_intro"))
 st.markdown(t("home_classifier"))
@@ -29,9 +30,9 @@ if info is not None:
     st.markdown(t("home_ratio", ratio=784 / k, k=k))
 
 st.subheader(t("home_pages"))
-st.page_link("pages/editor.py", label=t("page_editor"), icon="🎛️")
+st.page_link("pages/editor.py", label=t("page_editor"), icon=":material/tune:")
 st.caption(t("home_link_editor"))
-st.page_link("pages/models.py", label=t("page_models"), icon="🗂️")
+st.page_link("pages/models.py", label=t("page_models"), icon=":material/folder_open:")
 st.caption(t("home_link_models"))
-st.page_link("pages/train.py", label=t("page_train"), icon="🏋️")
+st.page_link("pages/train.py", label=t("page_train"), icon=":material/model_training:")
 st.caption(t("home_link_train"))

@@ -8,12 +8,14 @@ from encdec.jobs import Job
 from encdec.nets import DECODERS, ENCODERS
 from encdec.train import EPOCHS_RANGE, estimate_seconds
 from encdec.ui import charts
-from encdec.ui.common import dataset, free_name, job_queue, parts_label, png, select_model, t, user_store
+from encdec.ui.common import require_shell, dataset, free_name, job_queue, parts_label, png, select_model, t, user_store
 from encdec.urlstate import parse_bounded_int
 
 SIZES = [1000, 2000, 5000, 10000, 20000, 55000]
+SHORT = {"autoencoder": "ae", "vae": "vae", "classifier": "clf"}
 RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2]
 
+require_shell()
 st.title(t("page_train"))
 st.caption(t("train_intro"))
 data_name = st.session_state.get("data", "mnist")
@@ -68,8 +70,6 @@ def show_job():
         if st.button(t("train_stop"), type="secondary"):
             job.stop()
     else:
-        if job.status == "done":
-            select_model(job.saved_as)
         st.rerun()
 
 
@@ -78,6 +78,10 @@ if job is not None and not job.finished:
     show_job()
     st.stop()
 if job is not None:
+    if job.status == "done" and st.session_state.get("selected_job") is not job:
+        st.session_state["selected_job"] = job  # the new model becomes current, once
+        select_model(job.saved_as)
+        st.rerun()
     if job.status == "done":
         st.success(t("train_done", name=job.saved_as))
     elif job.status == "stopped":
@@ -103,7 +107,7 @@ size = c2.select_slider(t("train_size"), SIZES, value=10000, format_func=lambda 
 st.query_params.update(code=str(code_dim), epochs=str(epochs))
 
 config = ModelConfig(kind=kind, encoder=encoder, decoder=decoder, code_dim=code_dim, dataset=data_name)
-name = st.text_input(t("train_name"), value=f"my-{data_name}-{encoder}-{kind[:3]}-{code_dim}", max_chars=60)
+name = st.text_input(t("train_name"), value=f"my-{data_name}-{encoder}-{SHORT[kind]}-{code_dim}", max_chars=60)
 params = build(config).num_parameters()
 seconds = estimate(config.to_dict(), int(epochs), size)
 m1, m2, m3 = st.columns(3)
@@ -112,7 +116,7 @@ m2.metric(t("train_estimate"), duration(seconds), help=t("train_estimate_help"))
 m3.metric(t("card_parts"), parts_label(config))
 st.caption(t(f"train_loss_note_{kind}"))
 
-if st.button(t("train_start"), type="primary"):
+if st.button(t("train_start"), type="primary", key="start_training"):
     train_config = TrainConfig(epochs=int(epochs), lr=lr, limit=size,
                                augment=(kind == "classifier"))
     job = Job(config, train_config, free_name(name))

@@ -17,6 +17,7 @@ def test_mnist_loads_as_uint8_with_seeded_validation_split(mnist):
     assert torch.equal(again.val.labels, mnist.val.labels)
     other = encdec.load_dataset("mnist", seed=1)
     assert not torch.equal(other.val.labels, mnist.val.labels)
+    assert torch.equal(mnist.test.floats(3), mnist.test.floats(slice(3, 4)))
     x = mnist.test.floats(slice(0, 5))
     assert x.shape == (5, 1, 28, 28) and 0 <= x.min() and x.max() <= 1
 

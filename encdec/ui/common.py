@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import threading
 
 import streamlit as st
 import torch
@@ -14,10 +14,40 @@ from ..jobs import JobQueue
 from .text import LANGUAGES, text
 
 MAX_TRAININGS = int(os.environ.get("ENCDEC_MAX_TRAININGS", "1"))
+_run = threading.local()  # each session's script runs in its own thread
+
+
+def _frame() -> None:
+    st.set_page_config(page_title=text(lang(), "app_title"), page_icon=":material/tune:", layout="wide")
+    st.session_state["current"] = sidebar()
+
+
+def shell(pages: list) -> None:
+    """The page frame and sidebar, then the chosen page (called by app.py only)."""
+    _frame()
+    _run.shell = True
+    try:
+        st.navigation(pages).run()
+    finally:
+        _run.shell = False
+
+
+def require_shell() -> None:
+    """Pages call this first. Until a server has called st.navigation once, Streamlit treats the
+    pages/ folder as its older automatic multipage mode, so a first visit to a deep link such as
+    /editor runs the page file without app.py. Draw the frame here for that run, and turn that
+    mode off so that later runs go through app.py."""
+    if not getattr(_run, "shell", False):
+        from streamlit.runtime.pages_manager import PagesManager
+
+        PagesManager.uses_pages_directory = False
+        _frame()
 
 
 def lang() -> str:
-    return st.session_state.get("lang", "en")
+    """The interface language: the sidebar's choice, else the link's, else English."""
+    chosen = st.session_state.get("lang") or st.query_params.get("lang")
+    return chosen if chosen in LANGUAGES else "en"
 
 
 def t(key: str, **values) -> str:

@@ -1,0 +1,129 @@
+"""The app through streamlit.testing.v1.AppTest: every page, both languages, and the widgets AppTest can drive."""
+import time
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+import encdec
+from encdec.ui.text import EN, ZH
+from tests.conftest import ROOT
+
+PAGES = ["home", "editor", "models", "train"]
+
+
+def app(model=None, lang="en", page=None, params=None):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for k, v in (params or {}).items():
+        at.query_params[k] = v
+    at.run()
+    if lang != "en":
+        at.sidebar.selectbox(key="lang").set_value(lang).run()
+    if model is not None:
+        at.sidebar.selectbox(key="model").set_value(model).run()
+    if page is not None:
+        at.switch_page(f"pages/{page}.py")
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def image(at, caption):
+    return next(i for i in at.get("image") if i.proto.imgs[0].caption == caption).proto.imgs[0].url
+
+
+def test_both_languages_have_the_same_strings():
+    assert set(EN) == set(ZH)
+    assert all(ZH[k] != EN[k] or k.startswith(("arith_", "reset", "enc_lstm", "dec_lstm")) for k in EN)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_in_both_languages(page, lang):
+    at = app(lang=lang, page=page)
+    table = ZH if lang == "zh" else EN
+    assert at.title[0].value == table["app_title" if page == "home" else f"page_{page}"]
+    assert not at.error
+
+
+@pytest.mark.parametrize("model", ["mnist-mlp-ae-16", "mnist-cnn-vae-16", "mnist-lstm-ae-16", "mnist-cnn-clf"])
+def test_editor_renders_for_each_kind(model):
+    at = app(model=model, page="editor")
+    k = encdec.read_header(ROOT / "models" / f"{model}.safetensors")[0].code_dim
+    assert len([s for s in at.slider if s.key.startswith("z")]) == k
+    if model.endswith("clf"):
+        assert at.info[0].value == EN["editor_classifier_note"]
+
+
+def test_moving_a_slider_redraws_the_decoded_image_and_updates_the_link():
+    at = app(model="mnist-mlp-ae-16", page="editor")
+    before, z_before = image(at, EN["edited"]), at.query_params["z"]
+    top = at.slider[0]  # the most influential dimension
+    top.set_value(top.max).run()
+    assert not at.exception
+    assert image(at, EN["edited"]) != before
+    assert at.query_params["z"] != z_before
+    at.button(key=f"reset{top.key[1:]}").click().run()
+    assert image(at, EN["edited"]) == before
+
+
+def test_a_shared_link_restores_start_and_code():
+    code = ",".join(["0.5"] * 16)
+    at = app(params={"model": "mnist-mlp-ae-16", "start": "test-5", "z": code}, model="mnist-mlp-ae-16", page="editor")
+    assert at.number_input(key="start_index").value == 5
+    assert all(s.value == pytest.approx(0.5) for s in at.slider if s.key.startswith("z"))
+
+
+def test_a_bad_link_gets_one_sentence_and_the_editor_still_works():
+    at = app(params={"start": "test-99999", "z": "1,2"}, model="mnist-mlp-ae-16", page="editor")
+    assert "test split has 10000 digits" in at.warning[0].value
+    assert len([s for s in at.slider if s.key.startswith("z")]) == 16
+
+
+def test_start_from_mean_and_zeros_changes_the_code():
+    at = app(model="mnist-mlp-ae-16", page="editor")
+    at.radio(key="start_kind").set_value("zeros").run()
+    assert all(s.value == 0 for s in at.slider if s.key.startswith("z"))
+    at.radio(key="start_kind").set_value("mean").run()
+    assert any(s.value != 0 for s in at.slider if s.key.startswith("z"))
+    assert at.query_params["start"] == "mean"
+
+
+def test_traversal_row_button_focuses_that_dimension():
+    at = app(model="mnist-mlp-ae-16", page="editor")
+    last = [s.key for s in at.slider if s.key.startswith("z")][-1]
+    at.button(key=f"edit{last[1:]}").click().run()
+    assert at.slider[0].key == last
+
+
+def test_out_of_range_settings_in_the_url_are_explained():
+    at = app(params={"code": "500", "epochs": "0"}, page="train")
+    warnings = " ".join(w.value for w in at.warning)
+    assert "code size in the link, 500, is outside the allowed range 2 to 64" in warnings
+    assert "epoch count in the link, 0" in warnings
+    assert at.slider(key="code").value == 16
+
+
+def test_training_from_the_page_saves_a_model_and_makes_it_current(user_home):
+    at = app(page="train")
+    at.select_slider[1].set_value(1000).run()
+    at.number_input(key="epochs").set_value(1).run()
+    at.slider(key="code").set_value(4).run()
+    at.button[0].click().run()
+    job = at.session_state["job"]
+    end = time.time() + 120
+    while not job.finished and time.time() < end:
+        time.sleep(0.2)
+    assert job.status == "done", job.error
+    at.run()
+    assert at.success[0].value == EN["train_done"].format(name=job.saved_as)
+    assert at.sidebar.selectbox(key="model").value == job.saved_as
+    assert encdec.load(user_home / "models" / f"{job.saved_as}.safetensors").config.code_dim == 4
+
+
+def test_models_page_shows_a_user_model_card(user_home):
+    model = encdec.build(encdec.ModelConfig(code_dim=5))
+    encdec.save(model, user_home / "models" / "mine.safetensors", metrics={"mse": 0.5})
+    at = app(model="mine", page="models")
+    assert at.subheader[0].value == "mine"
+    assert any(b.label == EN["delete"] for b in at.button)

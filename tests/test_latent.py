@@ -1,0 +1,137 @@
+import math
+
+import pytest
+import torch
+
+import encdec
+from encdec import ModelConfig, build, latent
+from encdec.urlstate import Start, decode_code, encode_code, parse_bounded_int, parse_start
+
+
+@pytest.fixture(scope="module")
+def ae():
+    torch.manual_seed(0)
+    return build(ModelConfig(kind="autoencoder", encoder="mlp", decoder="mlp", code_dim=4)).eval()
+
+
+def test_slider_ranges_are_percentiles_and_never_empty():
+    codes = torch.stack([torch.arange(101.0), torch.full((101,), 3.0)], dim=1)  # dim 1 is constant
+    r = latent.code_ranges(codes)
+    assert r.low[0] == pytest.approx(1.0) and r.high[0] == pytest.approx(99.0)
+    assert r.low[1] < 3.0 < r.high[1]
+    assert torch.equal(r.clamp(torch.tensor([500.0, 3.0])), torch.tensor([99.0, 3.0]))
+
+
+def test_traversal_sweeps_only_its_own_dimension(ae):
+    code = torch.tensor([0.1, -0.2, 0.3, 0.0])
+    ranges = latent.code_ranges(torch.randn(500, 4))
+    grid = latent.traversal(ae, code, ranges, dims=[2, 0], steps=5)
+    assert grid.shape == (2, 5, 28, 28)
+    sweep = ranges.sweep(5)
+    expected = code.repeat(5, 1)
+    expected[:, 0] = sweep[0]
+    assert torch.allclose(grid[1], latent.render(ae, expected), atol=1e-6)
+
+
+def test_dimensions_are_ranked_by_their_effect_on_the_output(ae):
+    model = build(ae.config).eval()
+    model.load_state_dict(ae.state_dict())
+    first = model.decoder.net[0]
+    with torch.no_grad():
+        first.weight[:, 1] = 0        # dimension 1 cannot change anything
+        first.weight[:, 3] *= 20      # dimension 3 changes a lot
+    ranges = latent.code_ranges(torch.randn(500, 4))
+    order, effect = latent.rank_dimensions(model, torch.zeros(4), ranges)
+    assert order[0] == 3 and order[-1] == 1
+    assert effect[1] < 1e-6 and effect[3] > effect[0]
+
+
+def test_classifier_renders_probabilities():
+    clf = build(ModelConfig(kind="classifier", encoder="mlp", code_dim=3)).eval()
+    p = latent.render(clf, torch.randn(2, 3))
+    assert p.shape == (2, 10) and torch.allclose(p.sum(1), torch.ones(2))
+
+
+def test_decode_of_edited_code_changes_the_image(ae):
+    z = torch.zeros(4)
+    edited = z.clone()
+    edited[0] = 3.0
+    assert not torch.allclose(latent.render(ae, z), latent.render(ae, edited))
+
+
+def test_linear_interpolation_runs_from_a_to_b():
+    a, b = torch.tensor([0.0, 2.0]), torch.tensor([4.0, -2.0])
+    path = latent.interpolate(a, b, 5)
+    assert torch.equal(path[0], a) and torch.equal(path[-1], b)
+    assert torch.allclose(path[2], (a + b) / 2)
+    with pytest.raises(ValueError):
+        latent.interpolate(a, b, 1)
+    with pytest.raises(ValueError):
+        latent.interpolate(a, b, 3, "cubic")
+
+
+def test_spherical_interpolation_keeps_the_norm_between_equal_norm_codes():
+    a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    path = latent.interpolate(a, b, 7, "slerp")
+    assert torch.allclose(path.norm(dim=1), torch.ones(7), atol=1e-6)
+    assert torch.allclose(path[0], a, atol=1e-6) and torch.allclose(path[-1], b, atol=1e-6)
+    assert torch.allclose(path[3], torch.tensor([math.sqrt(0.5)] * 2), atol=1e-6)
+    same = latent.interpolate(a, a * 2, 3, "slerp")  # parallel codes fall back to a straight line
+    assert torch.allclose(same[1], a * 1.5)
+
+
+def test_code_arithmetic_is_a_minus_b_plus_c():
+    a, b, c = torch.tensor([3.0, 1.0]), torch.tensor([1.0, 1.0]), torch.tensor([0.0, 5.0])
+    assert torch.equal(latent.arithmetic(a, b, c), torch.tensor([2.0, 5.0]))
+
+
+def _line(shear: float) -> torch.Tensor:
+    img = torch.zeros(28, 28)
+    for r in range(4, 24):
+        img[r, int(round(14 - shear * (r - 14)))] = 1.0
+    return img
+
+
+def test_slant_measures_lean():
+    s = latent.slant(torch.stack([_line(0.0), _line(0.5), _line(-0.5)]))
+    assert abs(s[0]) < 0.05 and s[1] == pytest.approx(0.5, abs=0.05) and s[2] == pytest.approx(-0.5, abs=0.05)
+
+
+def test_arithmetic_example_picks_slanted_and_upright_digits(mnist):
+    a, b, c = latent.arithmetic_example(mnist.test.labels, mnist.test.images)
+    assert mnist.test.labels[a] == 7 and mnist.test.labels[b] == 7 and mnist.test.labels[c] == 1
+    s = latent.slant(mnist.test.images[[a, b, c]])
+    assert s[0] > 0.4 and abs(s[1]) < 0.05 and abs(s[2]) < 0.05
+
+
+def test_code_round_trips_through_the_url():
+    z = torch.tensor([0.1234, -5.0, 0.0, 12.5])
+    text = encode_code(z)
+    assert text == "0.123,-5,0,12.5"
+    assert torch.allclose(decode_code(text, 4), z, atol=1e-3)
+
+
+@pytest.mark.parametrize("text,msg", [("1,2,3", "has 3 numbers"), ("1,2,x,4", "not a number"),
+                                      ("1,2,nan,4", "not finite"), ("1,2,1e9,4", "not finite")])
+def test_bad_code_in_the_url_is_explained(text, msg):
+    with pytest.raises(ValueError, match=msg):
+        decode_code(text, 4)
+
+
+def test_start_parses_from_the_url():
+    assert parse_start(None, 10) == Start("test", 0)
+    assert parse_start("test-7", 10) == Start("test", 7) and Start("test", 7).to_param() == "test-7"
+    assert parse_start("mean", 10) == Start("mean") and parse_start("zeros", 10).to_param() == "zeros"
+    with pytest.raises(ValueError, match="has 10 digits"):
+        parse_start("test-10", 10)
+    with pytest.raises(ValueError, match="not 'mean'"):
+        parse_start("../../etc", 10)
+
+
+def test_bounded_integers_from_the_url():
+    assert parse_bounded_int(None, 2, 64, "code size") is None
+    assert parse_bounded_int("16", 2, 64, "code size") == 16
+    with pytest.raises(ValueError, match="outside the allowed range 2 to 64"):
+        parse_bounded_int("1000", 2, 64, "code size")
+    with pytest.raises(ValueError, match="not a whole number"):
+        parse_bounded_int("lots", 1, 200, "epoch count")
