@@ -10,7 +10,7 @@ from pathlib import Path
 from . import checkpoint
 from .checkpoint import CheckpointError
 from .data import DATASETS, DataError, load_dataset
-from .models import KINDS, ConfigError, ModelConfig
+from .models import KINDS, ConfigError, ModelConfig, build
 from .nets import DECODERS, ENCODERS
 from .train import TrainConfig, TrainingError, TrainingStopped, evaluate, train_model
 
@@ -91,10 +91,32 @@ def cmd_evaluate(a) -> int:
     return 0
 
 
+def markdown_table(infos) -> str:
+    """The shipped-models table of README, from each checkpoint's own metadata."""
+    rows = ["| name | kind | encoder -> decoder | code | parameters | test metrics | epochs | train time |",
+            "|---|---|---|---:|---:|---|---:|---:|"]
+    for info in infos:
+        c, m = info.config, info.metrics
+        if "accuracy" in m:
+            score = f"accuracy {m['accuracy']:.2%}"
+        else:
+            score = f"MSE/pixel {m['mse']:.4f}, BCE/pixel {m['bce']:.4f}"
+            if "neg_elbo" in m:
+                score += f", -ELBO {m['neg_elbo']:.1f} nats (KL {m['kl']:.1f})"
+        params = build(c).num_parameters()
+        epochs = info.meta.get("recipe", {}).get("train", {}).get("epochs", "")
+        rows.append(f"| {info.name} | {c.kind} | {c.encoder} -> {c.decoder} | {c.code_dim} | {params:,} | {score} "
+                    f"| {epochs} | {m.get('wall_time_s', 0) / 60:.1f} min |")
+    return "\n".join(rows)
+
+
 def cmd_list(a) -> int:
     store = checkpoint.ModelStore(a.dir) if a.dir else None
     stores = [store] if store else [checkpoint.ModelStore(checkpoint.shipped_store_dir(), shipped=True),
                                     checkpoint.ModelStore(checkpoint.user_store_dir())]
+    if a.markdown:
+        print(markdown_table([i for s in stores for i in s.list() if not i.error]))
+        return 0
     for s in stores:
         for info in s.list():
             if info.error:
@@ -153,6 +175,7 @@ def parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_evaluate)
     ls = sub.add_parser("list", help="list models in a folder (default: shipped and user models)")
     ls.add_argument("dir", nargs="?")
+    ls.add_argument("--markdown", action="store_true", help="a markdown table of models and test metrics")
     ls.set_defaults(func=cmd_list)
     z = sub.add_parser("zoo", help="retrain the shipped models from scratch with fixed seeds")
     z.add_argument("names", nargs="*")

@@ -69,6 +69,14 @@ class Dataset:
     val: Split    # held out from the training split, seeded
     test: Split   # only for reported metrics
 
+    def split(self, name: str) -> Split:
+        """'test', or 'train' for the whole training split (training + validation images, 60,000)."""
+        if name == "test":
+            return self.test
+        if name == "train":
+            return Split(torch.cat([self.train.images, self.val.images]), torch.cat([self.train.labels, self.val.labels]))
+        raise DataError(f"Unknown split {name!r}; choose test or train.")
+
     def limit(self, n: int | None) -> "Dataset":
         """The same dataset trained on only the first `n` training images."""
         return Dataset(self.name, self.train.head(n), self.val, self.test)
@@ -92,10 +100,11 @@ def _load_raw(name: str, root: str, download: bool) -> tuple[Split, Split]:
     try:
         splits = [_read(name, Path(root), train, download) for train in (True, False)]
     except Exception as e:  # torchvision raises many kinds for offline or broken files
-        what = "could not be downloaded" if missing else "could not be read (a file may be corrupt)"
+        what = ("could not be downloaded (is this machine offline?)" if missing
+                else f"could not be read, a file may be corrupt ({str(e).splitlines()[0][:120]})")
         raise DataError(
             f"{DATASET_TITLES[name]} {what} in {folder}: it needs {', '.join(IDX_FILES)}; "
-            f"put intact copies there or set ENCDEC_DATA_DIR to a folder that has them ({type(e).__name__}: {e}).") from None
+            f"put intact copies there or set ENCDEC_DATA_DIR to a folder that has them.") from None
     out = []
     for ds in splits:
         images, labels = ds.data, ds.targets.long()

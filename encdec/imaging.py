@@ -36,3 +36,27 @@ def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
 def code_csv(code: torch.Tensor) -> str:
     values = code.reshape(-1).tolist()
     return "dimension,value\n" + "".join(f"{i},{v:.6g}\n" for i, v in enumerate(values))
+
+
+# Ten distinct colours, one per class, shared by the interactive map and its PNG.
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def scatter_png(xy: np.ndarray, labels: np.ndarray, size: int = 900, dot: int = 2) -> bytes:
+    """A map as a PNG: one coloured dot per point on white."""
+    from PIL import Image, ImageDraw
+
+    xy = np.asarray(xy, dtype=np.float64)
+    lo, hi = xy.min(0), xy.max(0)
+    span = np.where(hi - lo > 0, hi - lo, 1.0)
+    margin = 10
+    pix = margin + (xy - lo) / span * (size - 2 * margin)
+    img = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(img)
+    for (x, y), label in zip(pix, np.asarray(labels)):
+        y = size - y  # up is up
+        draw.ellipse((x - dot, y - dot, x + dot, y + dot), fill=PALETTE[int(label) % 10])
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()

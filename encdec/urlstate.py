@@ -15,8 +15,9 @@ MAX_ABS = 1e4  # no code value in a trained model comes near this
 
 @dataclass(frozen=True)
 class Start:
-    """Where an edit starts: a test digit, a random test digit of a class, the mean code, or zeros."""
-    kind: str          # "test" | "mean" | "zeros"
+    """Where an edit starts: a test digit, the mean code, zeros, or a code sent from elsewhere
+    (a drawn digit, a point of a map), which then travels in the link as ?z=."""
+    kind: str          # "test" | "mean" | "zeros" | "code"
     index: int = 0     # test image index when kind == "test"
 
     def to_param(self) -> str:
@@ -27,11 +28,11 @@ def parse_start(text: str | None, n_test: int) -> Start:
     """Parse ?start=...; anything unreadable or out of range raises ValueError with the reason."""
     if not text:
         return Start("test", 0)
-    if text in ("mean", "zeros"):
+    if text in ("mean", "zeros", "code"):
         return Start(text)
     m = re.fullmatch(r"test-(\d{1,6})", text)
     if not m:
-        raise ValueError(f"The start {text!r} in the link is not 'mean', 'zeros' or 'test-N'.")
+        raise ValueError(f"The start {text!r} in the link is not 'mean', 'zeros', 'code' or 'test-N'.")
     index = int(m.group(1))
     if index >= n_test:
         raise ValueError(f"The link asks for test digit {index}, but the test split has {n_test} digits (0 to {n_test - 1}).")

@@ -28,6 +28,8 @@ ed = st.session_state.setdefault("editor", {})
 
 
 def base_code(start: Start) -> torch.Tensor:
+    if start.kind == "code":
+        return ed["custom"].clone()
     if start.kind == "mean":
         return ranges.mean.clone()
     if start.kind == "zeros":
@@ -55,20 +57,33 @@ def reset(dims) -> None:
         st.session_state[f"z{d}"] = float(ed["base"][d])
 
 
-if ed.get("model") != info.name:
+def begin(start: Start, z: torch.Tensor | None) -> None:
+    if start.kind == "code":
+        ed["custom"] = z
+    st.session_state["start_kind"], st.session_state["start_index"] = start.kind, start.index
+    apply_start(start, z)
+
+
+request = st.session_state.pop("edit_request", None)  # a code sent from the map or the draw page
+if request is not None and request[1].numel() == k:
+    begin(*request)
+elif ed.get("model") != info.name:
+    ed.pop("custom", None)
     start, z = Start("test", 0), None
     if "model" not in ed:  # the first visit: a shared link may say where to start
         try:
             start = parse_start(st.query_params.get("start"), len(test))
             z = decode_code(st.query_params["z"], k) if "z" in st.query_params else None
+            if start.kind == "code" and z is None:
+                raise ValueError("The link starts from a code but does not include one (?z=...).")
         except ValueError as e:
             st.warning(t("bad_link", error=e))
-    st.session_state["start_kind"], st.session_state["start_index"] = start.kind, start.index
-    apply_start(start, z)
+            start, z = Start("test", 0), None
+    begin(start, z)
 
 # -- where to start ------------------------------------------------------------------
 c1, c2, c3, c4 = st.columns([3, 2, 1, 1], vertical_alignment="bottom")
-kind = c1.radio(t("start"), ["test", "mean", "zeros"], format_func=lambda s: t(f"start_{s}"), key="start_kind",
+kind = c1.radio(t("start"), ["test", "mean", "zeros"] + (["code"] if "custom" in ed else []), format_func=lambda s: t(f"start_{s}"), key="start_kind",
                 horizontal=True)
 if kind == "test":
     c2.number_input(t("start_index"), 0, len(test) - 1, key="start_index")

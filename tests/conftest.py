@@ -4,8 +4,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# Tests never touch the network: data comes from ENCDEC_DATA_DIR (CI points it at a local copy).
-os.environ.setdefault("ENCDEC_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+# Tests never touch the network: MNIST and Fashion-MNIST come from ENCDEC_DATA_DIR (default ./data).
 os.environ["ENCDEC_DOWNLOAD"] = "0"
 
 

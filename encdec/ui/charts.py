@@ -47,3 +47,36 @@ def class_strip(probs, names, x_labels) -> go.Figure:
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10),
                       xaxis=dict(type="category"), yaxis=dict(type="category"))
     return fig
+
+
+def latent_map(xy, labels, names, indices=None, values=None, value_name: str = "", marked=None,
+               marked_name: str = "", height: int = 650) -> go.Figure:
+    """A Scattergl map, one trace per class (the legend toggles classes), each point carrying its
+    dataset index as customdata. With `values`, one trace coloured by them instead.
+    `marked`: extra (x, y) points drawn as stars on top (a drawn digit)."""
+    import numpy as np
+
+    from ..imaging import PALETTE
+
+    xy, labels = np.asarray(xy), np.asarray(labels)
+    indices = np.arange(len(xy)) if indices is None else np.asarray(indices)
+    fig = go.Figure()
+    if values is None:
+        for c, name in enumerate(names):
+            m = labels == c
+            fig.add_trace(go.Scattergl(x=xy[m, 0], y=xy[m, 1], mode="markers", name=str(name),
+                                       customdata=indices[m], marker=dict(size=3, color=PALETTE[c]),
+                                       hovertemplate=f"{name} · #%{{customdata}}<extra></extra>"))
+    else:
+        fig.add_trace(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", name=value_name, customdata=indices,
+                                   marker=dict(size=3, color=np.asarray(values), colorscale="Viridis", showscale=True,
+                                               colorbar=dict(title=value_name)),
+                                   hovertemplate="#%{customdata}: %{marker.color:.4f}<extra></extra>"))
+    if marked is not None:
+        marked = np.asarray(marked).reshape(-1, 2)
+        fig.add_trace(go.Scattergl(x=marked[:, 0], y=marked[:, 1], mode="markers", name=marked_name,
+                                 marker=dict(size=18, symbol="star", color="black", line=dict(color="white", width=2))))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), dragmode="lasso",
+                      legend=dict(itemsizing="constant"), xaxis=dict(showticklabels=False),
+                      yaxis=dict(showticklabels=False, scaleanchor="x"))
+    return fig

@@ -7,7 +7,7 @@ import threading
 import streamlit as st
 import torch
 
-from .. import latent
+from .. import latent, projection
 from ..checkpoint import ModelInfo, ModelStore, load, shipped_store_dir, user_store_dir
 from ..data import DATASET_TITLES, DATASETS, load_dataset
 from ..jobs import JobQueue
@@ -83,6 +83,66 @@ def test_codes(info: ModelInfo) -> tuple[torch.Tensor, latent.Ranges]:
 
 
 @st.cache_resource(show_spinner=False)
+def _split(name: str, split: str):
+    return dataset(name).split(split)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _train_codes(path: str, mtime: float) -> torch.Tensor:
+    model = _model(path, mtime)
+    return latent.encode_split(model, _split(model.config.dataset, "train"))
+
+
+def _codes(path: str, mtime: float, split: str) -> torch.Tensor:
+    return _test_codes(path, mtime)[0] if split == "test" else _train_codes(path, mtime)
+
+
+def split_of(info: ModelInfo, split: str):
+    """The images and labels of a split ("test": 10,000; "train": all 60,000)."""
+    return _split(info.config.dataset, split)
+
+
+def split_codes(info: ModelInfo, split: str) -> torch.Tensor:
+    """Codes of every image of a split, (N, k)."""
+    return _codes(str(info.path), info.path.stat().st_mtime, split)
+
+
+@st.cache_resource(show_spinner=False)
+def _file_hash(path: str, mtime: float) -> str:
+    return projection.file_hash(path)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _map(path: str, mtime: float, split: str, settings: projection.MapSettings) -> projection.Map:
+    codes = _codes(path, mtime, split)
+    key = projection.cache_key(_file_hash(path, mtime), split, len(codes), settings)
+    result = projection.project(codes, settings, key)
+    if settings.method == "umap":  # compile UMAP's transform now, so placing a drawing is quick later
+        threading.Thread(target=result.projector.transform, args=(codes[:1].numpy(),), daemon=True).start()
+    return result
+
+
+def latent_map(info: ModelInfo, split: str, settings: projection.MapSettings) -> projection.Map:
+    """The map of a split's codes: from memory, else the disk cache, else computed (and cached)."""
+    return _map(str(info.path), info.path.stat().st_mtime, split, settings)
+
+
+def map_is_ready(info: ModelInfo, split: str, settings: projection.MapSettings) -> bool:
+    """Whether a map can be shown at once (already on disk), without computing it."""
+    n = len(split_of(info, split))
+    key = projection.cache_key(_file_hash(str(info.path), info.path.stat().st_mtime), split, n, settings)
+    return (projection.cache_dir() / f"{key}.npz").is_file()
+
+
+def classifier_for(dataset_name: str, models: dict[str, ModelInfo] | None = None) -> ModelInfo | None:
+    """A classifier for a dataset to predict labels with: a shipped CNN one if there is one."""
+    models = models if models is not None else all_models()[0]
+    found = [i for i in models.values() if i.config.kind == "classifier" and i.config.dataset == dataset_name]
+    found.sort(key=lambda i: (not i.shipped, i.config.encoder != "cnn", i.name))
+    return found[0] if found else None
+
+
+@st.cache_resource(show_spinner=False)
 def job_queue() -> JobQueue:
     return JobQueue(MAX_TRAININGS)
 
@@ -117,6 +177,12 @@ def free_name(name: str) -> str:
         candidate = store.unique_name(f"{name}-{i}")
         i += 1
     return candidate
+
+
+def open_in_editor(start, code: torch.Tensor) -> None:
+    """Send a code to the code editor and go there."""
+    st.session_state["edit_request"] = (start, code.clone())
+    st.switch_page("pages/editor.py")
 
 
 def select_model(name: str) -> None:

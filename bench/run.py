@@ -1,0 +1,191 @@
+"""Benchmarks, run by hand: `python -m bench` prints markdown tables and writes bench/results.md.
+
+1. reconstruction vs code size: the MLP autoencoder next to PCA, same run, MNIST test split
+2. training throughput: this project's loop vs a DataLoader over torchvision MNIST with ToTensor
+3. latency of the interactive paths (encode one, decode one, decode a 10x10 grid)
+4. memory: peak RSS of a process that loads every shipped model
+
+`--tiny` shrinks every part so a test can prove the script works; its numbers mean nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+import encdec
+from encdec import ModelConfig, TrainConfig, build, evaluate, fit
+from encdec.checkpoint import ModelStore, shipped_store_dir
+from encdec.models import losses
+
+HERE = Path(__file__).resolve().parent
+# The three encoder families with their default widths, plus a narrow MLP whose compute is light
+# enough that the data pipeline, not the arithmetic, decides the speed.
+THROUGHPUT_MODELS = [
+    ("mlp -> mlp autoencoder", ModelConfig(encoder="mlp", decoder="mlp")),
+    ("cnn -> deconv autoencoder", ModelConfig(encoder="cnn", decoder="deconv")),
+    ("lstm -> lstm autoencoder", ModelConfig(encoder="lstm", decoder="lstm")),
+    ("narrow mlp -> mlp autoencoder (width 128)", ModelConfig(encoder="mlp", decoder="mlp", hidden=128)),
+]
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def reconstruction(data, sizes, epochs, limit, repeats):
+    """Test MSE/pixel of the MLP autoencoder and of PCA at each code size."""
+    from sklearn.decomposition import PCA
+
+    train_x = data.train.head(limit).images.reshape(-1, 784).float().div(255).numpy()
+    test_x = data.test.images.reshape(-1, 784).float().div(255).numpy()
+    rows = []
+    for k in sizes:
+        pca = PCA(n_components=k, random_state=0).fit(train_x)
+        pca_mse = float(((pca.inverse_transform(pca.transform(test_x)) - test_x) ** 2).mean())
+        ae = []
+        for seed in range(repeats):
+            torch.manual_seed(seed)
+            model = build(ModelConfig(code_dim=k))
+            fit(model, data, TrainConfig(epochs=epochs, lr=2e-3, limit=limit, seed=seed))
+            ae.append(evaluate(model, data.test)["mse"])
+        rows.append((k, median(ae), pca_mse))
+    return rows
+
+
+def _baseline_epoch(model, root, batch_size, limit):
+    """One epoch written the usual way: a DataLoader over torchvision MNIST with ToTensor."""
+    from torch.utils.data import DataLoader, Subset
+    from torchvision import datasets, transforms
+
+    ds = datasets.MNIST(root, train=True, transform=transforms.ToTensor(), download=False)
+    if limit:
+        ds = Subset(ds, range(limit))
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=True)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    n, start = 0, time.perf_counter()
+    for x, y in loader:
+        loss = losses(model, model(x), x, y)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        n += len(x)
+    return n / (time.perf_counter() - start)
+
+
+def throughput(data, root, limit, repeats, batch_size=128):
+    """Samples per second for one epoch, ours (includes the validation pass) vs the DataLoader baseline."""
+    rows = []
+    n = len(data.train.head(limit))
+    for name, config in THROUGHPUT_MODELS:
+        ours, base = [], []
+        for r in range(repeats):
+            torch.manual_seed(r)
+            model = build(config)
+            start = time.perf_counter()
+            fit(model, data, TrainConfig(epochs=1, limit=limit, batch_size=batch_size, seed=r))
+            ours.append(n / (time.perf_counter() - start))
+            torch.manual_seed(r)
+            base.append(_baseline_epoch(build(config), root, batch_size, limit))
+        rows.append((name, median(ours), median(base)))
+    return rows
+
+
+def _timed(fn, calls):
+    fn()  # warm up
+    times = []
+    for _ in range(calls):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return median(times) * 1000
+
+
+@torch.inference_mode()
+def latency(models, data, calls):
+    rows = []
+    x = data.test.floats(0)
+    for name, model in models:
+        k = model.config.code_dim
+        z = model.encode(x)
+        grid = torch.randn(100, k)
+        rows.append((name, _timed(lambda: model.encode(x), calls), _timed(lambda: model.decode(z), calls),
+                     _timed(lambda: model.decode(grid), calls)))
+    return rows
+
+
+def peak_rss_mb() -> dict:
+    """Run a fresh process that imports torch and loads every shipped model; report its peak RSS."""
+    # VmHWM is this process image's own peak; ru_maxrss would carry the parent's peak across exec.
+    code = (
+        "import json, re, encdec\n"
+        "hwm = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) / 1024\n"
+        "before = hwm()\n"
+        "models = [encdec.load(i.path) for i in encdec.ModelStore(encdec.shipped_store_dir()).list() if not i.error]\n"
+        "print(json.dumps({'models': len(models), 'import_mb': before, 'peak_mb': hwm()}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=HERE.parent).stdout
+    return json.loads(out)
+
+
+def report(args) -> str:
+    data = encdec.load_dataset("mnist")
+    root = str(encdec.data.data_dir())
+    tiny = args.tiny
+    repeats = 1 if tiny else args.repeats
+    lines = [f"Machine: {os.cpu_count()} CPU cores ({platform.machine()}), torch {torch.__version__}, "
+             f"{torch.get_num_threads()} threads. Medians of {repeats} run(s)" + (" (tiny run: numbers mean nothing)." if tiny else "."), ""]
+
+    sizes = [2, 8] if tiny else [2, 8, 16, 32]
+    rec = reconstruction(data, sizes, 1 if tiny else args.epochs, 500 if tiny else None, repeats)
+    lines += ["### Reconstruction vs code size (MNIST test MSE per pixel; lower is better)", "",
+              f"MLP autoencoder trained {1 if tiny else args.epochs} epochs per size; PCA fitted on the same training images.", "",
+              "| code size | autoencoder | PCA | autoencoder / PCA |", "|---:|---:|---:|---:|"]
+    lines += [f"| {k} | {ae:.4f} | {pca:.4f} | {ae / pca:.2f} |" for k, ae, pca in rec]
+
+    thr = throughput(data, root, 512 if tiny else None, repeats)
+    lines += ["", "### Training throughput (samples/s, one epoch of 55,000 images, batch 128)", "",
+              "Ours: mini-batches sliced from in-memory uint8 tensors, timed including the validation pass. "
+              "Baseline: `DataLoader(torchvision.datasets.MNIST(transform=ToTensor()))`, same model and batch size.", "",
+              "| model | ours | DataLoader baseline | speed-up |", "|---|---:|---:|---:|"]
+    lines += [f"| {name} | {ours:,.0f} | {base:,.0f} | {ours / base:.1f}x |" for name, ours, base in thr]
+    lines += ["", f"Parameters: " + ", ".join(f"{name.split(' autoencoder')[0]} {build(c).num_parameters():,}"
+                                               for name, c in THROUGHPUT_MODELS) + "."]
+
+    store = ModelStore(shipped_store_dir(), shipped=True)
+    shipped = [(i.name, encdec.load(i.path)) for i in store.list() if not i.error and i.config.kind != "classifier"]
+    if shipped:
+        lat = latency(shipped, data, 5 if tiny else args.calls)
+        lines += ["", f"### Latency of the interactive paths (ms, median of {5 if tiny else args.calls} calls, CPU)", "",
+                  "| model | encode 1 image | decode 1 code | decode 10x10 grid |", "|---|---:|---:|---:|"]
+        lines += [f"| {name} | {e:.2f} | {d:.2f} | {g:.2f} |" for name, e, d, g in lat]
+
+    mem = peak_rss_mb()
+    lines += ["", "### Memory", "",
+              f"Peak RSS of a fresh process that loads all {mem['models']} shipped models: **{mem['peak_mb']:.0f} MB** "
+              f"(of which {mem['import_mb']:.0f} MB is Python, torch and the library before any model)."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument("--tiny", action="store_true", help="a seconds-long smoke run")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=10, help="autoencoder epochs per code size")
+    p.add_argument("--calls", type=int, default=200, help="calls per latency figure")
+    p.add_argument("--out", default=str(HERE / "results.md"))
+    args = p.parse_args(argv)
+    text = report(args)
+    print(text)
+    Path(args.out).write_text(text)
+    return 0
