@@ -12,7 +12,7 @@ from scipy import ndimage
 
 BOX = 20           # the longer side of the digit after scaling
 SIZE = 28          # the frame
-MIN_INK = 0.002    # below this share of inked canvas, a drawing counts as empty
+MIN_INK = 0.001    # below this share of inked canvas (0.1%), a drawing counts as empty
 MAX_PIXELS = 40_000_000  # larger uploads are refused before decoding
 
 

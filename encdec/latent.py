@@ -128,3 +128,25 @@ def arithmetic_example(labels: torch.Tensor, images: torch.Tensor, digit: int = 
     d = digits_of_class(labels, digit)
     g = digits_of_class(labels, target)
     return int(d[s[d].argmax()]), int(d[s[d].abs().argmin()]), int(g[s[g].abs().argmin()])
+
+
+def layers(module: torch.nn.Module) -> list[tuple[str, int]]:
+    """The layers that hold weights, in order, with their parameter counts."""
+    out = []
+    for name, m in module.named_modules():
+        own = sum(p.numel() for p in m.parameters(recurse=False))
+        if own:
+            out.append((f"{type(m).__name__} {name}", own))
+    return out
+
+
+@torch.inference_mode()
+def predictions(model: EncoderDecoder, split: Split, batch_size: int = 2000) -> torch.Tensor:
+    """A classifier's predicted class for every image of a split: (N,)."""
+    return torch.cat([model.classify(split.floats(slice(i, i + batch_size)).to(model.device)).argmax(1).cpu()
+                      for i in range(0, len(split), batch_size)])
+
+
+def confusion_matrix(labels: torch.Tensor, predicted: torch.Tensor, classes: int = 10) -> torch.Tensor:
+    """(true, predicted) counts."""
+    return torch.bincount(labels * classes + predicted, minlength=classes * classes).reshape(classes, classes)

@@ -94,6 +94,22 @@ class EncoderDecoder(nn.Module):
             dec_hidden = config.hidden or DEFAULT_HIDDEN[config.decoder]
             self.decoder = make_decoder(config.decoder, k, dec_hidden)
 
+    # -- transfer: a frozen encoder --------------------------------------
+    def freeze_encoder(self) -> "EncoderDecoder":
+        """Stop the encoder from learning: no gradients, and its BatchNorm statistics stay put
+        (it stays in eval mode even while the decoder trains)."""
+        for p in self.encoder.parameters():
+            p.requires_grad_(False)
+        self.encoder_frozen = True
+        self.encoder.eval()
+        return self
+
+    def train(self, mode: bool = True) -> "EncoderDecoder":
+        super().train(mode)
+        if getattr(self, "encoder_frozen", False):
+            self.encoder.eval()
+        return self
+
     # -- the public API -------------------------------------------------
     @property
     def is_classifier(self) -> bool:

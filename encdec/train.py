@@ -152,7 +152,8 @@ def fit(model: EncoderDecoder, data: Dataset, config: TrainConfig | None = None,
     steps_per_epoch = math.ceil(n / config.batch_size)
     total = steps_per_epoch * config.epochs
     model.to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    trainable = [p for p in model.parameters() if p.requires_grad]  # a frozen encoder is left out
+    opt = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total, pct_start=0.15)
     images, labels = train.images.to(device), train.labels.to(device)
     history = {"epoch": [], "train_loss": [], "val_loss": []}

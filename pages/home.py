@@ -30,13 +30,9 @@ if info is not None:
     st.markdown(t("home_ratio", ratio=784 / k, k=k))
 
 st.subheader(t("home_pages"))
-st.page_link("pages/editor.py", label=t("page_editor"), icon=":material/tune:")
-st.caption(t("home_link_editor"))
-st.page_link("pages/map.py", label=t("page_map"), icon=":material/scatter_plot:")
-st.caption(t("home_link_map"))
-st.page_link("pages/draw.py", label=t("page_draw"), icon=":material/draw:")
-st.caption(t("home_link_draw"))
-st.page_link("pages/models.py", label=t("page_models"), icon=":material/folder_open:")
-st.caption(t("home_link_models"))
-st.page_link("pages/train.py", label=t("page_train"), icon=":material/model_training:")
-st.caption(t("home_link_train"))
+for page, icon, blurb in [("editor", "tune", "home_link_editor"), ("map", "scatter_plot", "home_link_map"),
+                          ("draw", "draw", "home_link_draw"), ("classifier", "category", "home_link_classifier"),
+                          ("transfer", "swap_horiz", "home_link_transfer"), ("models", "folder_open", "home_link_models"),
+                          ("train", "model_training", "home_link_train")]:
+    st.page_link(f"pages/{page}.py", label=t(f"page_{page}"), icon=f":material/{icon}:")
+    st.caption(t(blurb))

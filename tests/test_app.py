@@ -9,7 +9,7 @@ import encdec
 from encdec.ui.text import EN, ZH
 from tests.conftest import ROOT
 
-PAGES = ["home", "editor", "map", "draw", "models", "train"]
+PAGES = ["home", "editor", "map", "draw", "classifier", "transfer", "models", "train"]
 
 
 def app(model=None, lang="en", page=None, params=None):

@@ -80,3 +80,41 @@ def latent_map(xy, labels, names, indices=None, values=None, value_name: str = "
                       legend=dict(itemsizing="constant"), xaxis=dict(showticklabels=False),
                       yaxis=dict(showticklabels=False, scaleanchor="x"))
     return fig
+
+
+def confusion(matrix, names, x_title: str, y_title: str) -> go.Figure:
+    """Counts of (true row, predicted column); click a cell to select it."""
+    import numpy as np
+
+    m = np.asarray(matrix)
+    fig = go.Figure(go.Heatmap(z=m, x=list(names), y=list(names), text=m, texttemplate="%{text}",
+                               colorscale="Blues", showscale=False,
+                               hovertemplate=f"{y_title} %{{y}} · {x_title} %{{x}}: %{{z}}<extra></extra>"))
+    fig.update_layout(height=480, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(title=x_title, type="category"),
+                      yaxis=dict(title=y_title, type="category", autorange="reversed"))
+    return fig
+
+
+def probe_curves(rows, labels: dict, x_title: str, y_title: str) -> go.Figure:
+    """Accuracy against labels per class, one line per input."""
+    fig = go.Figure()
+    xs = [r["train_size"] for r in rows]
+    for key, name in labels.items():
+        fig.add_scatter(x=xs, y=[r[key] for r in rows], mode="lines+markers", name=name)
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(title=x_title, type="log"),
+                      yaxis=dict(title=y_title, tickformat=".0%"), legend=dict(orientation="h", y=1.12))
+    return fig
+
+
+def architecture(encoder_layers, code_dim: int, head_params: int, enc_label: str, dec_label: str) -> str:
+    """A Graphviz DOT picture: input -> encoder layers -> code -> head -> 10 classes."""
+    enc = "\\l".join(f"{name}  ({params:,})" for name, params in encoder_layers) + "\\l"
+    return f"""digraph {{
+  rankdir=LR; node [shape=box, style="rounded,filled", fontname="sans-serif", fillcolor="#f0f2f6"];
+  input [label="input\\n28×28 = 784"];
+  subgraph cluster_enc {{ label="{enc_label}"; color="#1f77b4"; enc [label="{enc}", fillcolor="#dbe9f6"]; }}
+  code [label="code\\n{code_dim}", shape=ellipse, fillcolor="#ffe8cc"];
+  subgraph cluster_dec {{ label="{dec_label}"; color="#d62728"; head [label="linear {code_dim} → 10\\l({head_params:,})\\l", fillcolor="#f8dcdc"]; }}
+  out [label="10 logits → softmax\\n→ one-hot class"];
+  input -> enc -> code -> head -> out;
+}}"""

@@ -1,0 +1,86 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from encdec.digitize import DrawingError, center_of_mass, ink_from_canvas, ink_from_image, is_empty, to_mnist
+
+
+def ring(size=400, center=(100, 300), radii=(90, 140), thickness=14):
+    """An ellipse stroke, off-centre, on a large canvas (ink = 1)."""
+    r, c = np.indices((size, size))
+    d = ((r - center[0]) / radii[0]) ** 2 + ((c - center[1]) / radii[1]) ** 2
+    return (np.abs(np.sqrt(d) - 1) < thickness / max(radii)).astype(np.float32)
+
+
+def ink_box(img, level=0.1):
+    rows = np.flatnonzero((img > level).any(1))
+    cols = np.flatnonzero((img > level).any(0))
+    return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+
+
+def check_mnist_like(x):
+    img = x.numpy()
+    assert img.shape == (28, 28) and img.min() >= 0 and img.max() <= 1
+    cy, cx = center_of_mass(img)
+    assert abs(cy - 13.5) < 0.6 and abs(cx - 13.5) < 0.6      # centred by mass
+    assert 19 <= max(ink_box(img)) <= 22                       # longer side scaled to a 20-pixel box
+    return img
+
+
+def test_off_centre_large_stroke_becomes_a_centred_20_pixel_digit():
+    img = check_mnist_like(to_mnist(ring()))
+    h, w = ink_box(img)
+    assert w > h  # the aspect ratio (wider than tall) is kept
+
+
+def test_tiny_stroke_is_scaled_up():
+    tiny = np.zeros((300, 300), np.float32)
+    tiny[140:164, 150:155] = 1  # a 24x5 dash, 0.13% of the canvas
+    img = check_mnist_like(to_mnist(tiny))
+    h, w = ink_box(img)
+    assert h > 3 * w
+
+
+def test_inverted_colours_in_an_uploaded_picture_are_detected():
+    stroke = ring(200, (100, 100), (60, 40), 10)
+    dark_on_light = Image.fromarray(((1 - stroke) * 255).astype(np.uint8))
+    light_on_dark = Image.fromarray((stroke * 255).astype(np.uint8))
+    outs = []
+    for im in (dark_on_light, light_on_dark):
+        buf = io.BytesIO()
+        im.save(buf, format="PNG")
+        outs.append(check_mnist_like(to_mnist(ink_from_image(buf.getvalue()))))
+    assert np.abs(outs[0] - outs[1]).max() < 0.05
+
+
+def test_canvas_rgba_strokes_become_ink():
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[50:200, 130:150, :3] = 255
+    ink = ink_from_canvas(rgba)
+    assert ink.max() == pytest.approx(1.0) and ink[0, 0] == 0
+    check_mnist_like(to_mnist(ink))
+
+
+def test_empty_and_nearly_empty_canvases_are_detected():
+    empty = np.zeros((280, 280), np.float32)
+    assert is_empty(empty)
+    speck = empty.copy()
+    speck[10:12, 10:12] = 1
+    assert is_empty(speck)
+    with pytest.raises(DrawingError, match="empty"):
+        to_mnist(speck)
+
+
+def test_a_file_that_is_not_an_image_gets_one_clear_sentence():
+    with pytest.raises(DrawingError, match="not an image"):
+        ink_from_image(b"%PDF-1.4 definitely not a png")
+
+
+def test_an_enormous_image_is_refused_before_decoding():
+    buf = io.BytesIO()
+    Image.new("L", (8000, 6000), 255).save(buf, format="PNG")
+    with pytest.raises(DrawingError, match="too large"):
+        ink_from_image(buf.getvalue())
