@@ -127,3 +127,17 @@ def test_models_page_shows_a_user_model_card(user_home):
     at = app(model="mine", page="models")
     assert at.subheader[0].value == "mine"
     assert any(b.label == EN["delete"] for b in at.button)
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_a_missing_or_corrupt_dataset_gets_one_sentence_on_every_page(tmp_path, monkeypatch, damage):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    if damage == "corrupt":
+        for name in encdec.data.IDX_FILES:
+            (raw / name).write_bytes(b"\x00\x00\x08\x03 not an idx file")
+    monkeypatch.setenv("ENCDEC_DATA_DIR", str(tmp_path))
+    for page in PAGES:
+        at = app(page=page)
+        assert len(at.error) == 1 and str(raw) in at.error[0].value
+        assert ("could not be read" if damage == "corrupt" else "files are missing") in at.error[0].value

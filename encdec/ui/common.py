@@ -9,7 +9,7 @@ import torch
 
 from .. import latent, projection
 from ..checkpoint import ModelInfo, ModelStore, load, shipped_store_dir, user_store_dir
-from ..data import DATASET_TITLES, DATASETS, load_dataset
+from ..data import DATASET_TITLES, DATASETS, DataError, data_dir, load_dataset
 from ..jobs import JobQueue
 from .text import LANGUAGES, text
 
@@ -20,6 +20,11 @@ _run = threading.local()  # each session's script runs in its own thread
 def _frame() -> None:
     st.set_page_config(page_title=text(lang(), "app_title"), page_icon=":material/tune:", layout="wide")
     st.session_state["current"] = sidebar()
+    try:  # every page needs the dataset: a missing or broken one is said once, here
+        dataset(st.session_state.get("data", "mnist"))
+    except DataError as e:
+        st.error(str(e))
+        st.stop()
 
 
 def shell(pages: list) -> None:
@@ -57,8 +62,12 @@ def t(key: str, **values) -> str:
 # -- shared, read-only resources --------------------------------------------------
 
 @st.cache_resource(show_spinner=False)
+def _dataset(name: str, folder: str):
+    return load_dataset(name, folder)
+
+
 def dataset(name: str):
-    return load_dataset(name)
+    return _dataset(name, str(data_dir().resolve()))
 
 
 @st.cache_resource(show_spinner=False, max_entries=24)
@@ -83,23 +92,27 @@ def test_codes(info: ModelInfo) -> tuple[torch.Tensor, latent.Ranges]:
 
 
 @st.cache_resource(show_spinner=False)
-def _split(name: str, split: str):
-    return dataset(name).split(split)
+def _split(name: str, split: str, folder: str):
+    return _dataset(name, folder).split(split)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _train_codes(path: str, mtime: float) -> torch.Tensor:
     model = _model(path, mtime)
-    return latent.encode_split(model, _split(model.config.dataset, "train"))
+    return latent.encode_split(model, split_of_dataset(model.config.dataset, "train"))
 
 
 def _codes(path: str, mtime: float, split: str) -> torch.Tensor:
     return _test_codes(path, mtime)[0] if split == "test" else _train_codes(path, mtime)
 
 
+def split_of_dataset(name: str, split: str):
+    return _split(name, split, str(data_dir().resolve()))
+
+
 def split_of(info: ModelInfo, split: str):
     """The images and labels of a split ("test": 10,000; "train": all 60,000)."""
-    return _split(info.config.dataset, split)
+    return split_of_dataset(info.config.dataset, split)
 
 
 def split_codes(info: ModelInfo, split: str) -> torch.Tensor:

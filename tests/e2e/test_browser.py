@@ -1,0 +1,167 @@
+"""The app as people use it: Chromium, mouse and keyboard, against a running server."""
+import io
+import json
+import os
+import pickle
+import struct
+
+import pytest
+from PIL import Image
+
+import encdec
+from tests.e2e.conftest import ROOT, SHOTS, Server
+from tests.e2e.helpers import (drag_slider, draw, errors, image_src, map_point, open_page, settle, three,
+                               wait_for_new_src)
+
+PAGES = ["home", "editor", "map", "draw", "classifier", "transfer", "models", "train"]
+MODEL = "mnist-cnn-ae-16"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_loads_without_an_error(server, page, name):
+    open_page(page, f"{server.url}/{name}?model={MODEL}")
+    if name in ("map",):  # the first UMAP of a fresh server takes a while; wait for the chart
+        page.wait_for_selector('[data-testid="stPlotlyChart"]', timeout=240_000)
+    assert errors(page) == []
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def test_dragging_a_slider_redraws_the_decoded_image(server, page):
+    open_page(page, f"{server.url}/editor?model={MODEL}")
+    before = image_src(page, "Decoded from the edited code")
+    drag_slider(page, 0, 90)
+    after = wait_for_new_src(page, "Decoded from the edited code", before)
+    settle(page)
+    assert after != before and errors(page) == []
+    assert "z=" in page.url
+
+
+def test_drawing_a_digit_gives_a_prediction_and_a_place_on_the_map(server, page):
+    open_page(page, f"{server.url}/draw?model={MODEL}")
+    assert page.locator('[data-testid="stAlertContentInfo"]').first.inner_text().startswith("Draw a digit")
+    draw(page, three())
+    page.wait_for_selector('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]')
+    settle(page)
+    verdict = page.locator('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]').first.inner_text()
+    assert "3" in verdict
+    compute = page.get_by_role("button", name="Compute the map")
+    if compute.count():
+        compute.click()
+    page.wait_for_selector("text=your digit", timeout=240_000)
+    settle(page)
+    assert errors(page) == []
+    page.screenshot(path=str(SHOTS / "draw-3.png"), full_page=True)
+
+
+def test_clicking_a_point_on_the_map_shows_that_digit(server, page):
+    open_page(page, f"{server.url}/map?model={MODEL}")
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .js-plotly-plot', timeout=240_000)
+    settle(page)
+    x, y = map_point(page, trace=3, point=0)
+    page.mouse.click(x, y)
+    page.wait_for_selector("text=1 selected", timeout=30_000)
+    settle(page)
+    assert page.get_by_text("The nearest neighbours of").count() == 1 and errors(page) == []
+
+
+def _upload(page, selector_text: str, name: str, data: bytes):
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}])
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, (f"touch {ROOT / 'tests' / 'PWNED'}",))
+
+
+def _other_architecture() -> bytes:
+    data = (ROOT / "models" / f"{MODEL}.safetensors").read_bytes()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    config = json.loads(header["__metadata__"]["config"])
+    config["encoder"] = "lstm"
+    header["__metadata__"]["config"] = json.dumps(config)
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    return struct.pack("<Q", len(raw)) + raw + data[8 + n:]
+
+
+@pytest.mark.parametrize("name,data,says", [
+    ("evil.safetensors", pickle.dumps({"w": Payload()}), "is not a"),
+    ("cut.safetensors", (ROOT / "models" / f"{MODEL}.safetensors").read_bytes()[:5000], "cut.safetensors"),
+    ("other.safetensors", _other_architecture(), "does not match"),
+])
+def test_a_bad_checkpoint_upload_gets_one_clear_message(server, page, name, data, says):
+    before = sorted(p.name for p in (server.home / "models").glob("*")) if (server.home / "models").exists() else []
+    open_page(page, f"{server.url}/models?model={MODEL}")
+    _upload(page, "Upload", name, data)
+    alert = page.wait_for_selector('[data-testid="stAlertContentError"]')
+    settle(page)
+    text = alert.inner_text()
+    assert text.startswith("That file was not added:") and says in text and "\n" not in text.strip()
+    assert not (ROOT / "tests" / "PWNED").exists()
+    after = sorted(p.name for p in (server.home / "models").glob("*")) if (server.home / "models").exists() else []
+    assert after == before
+    open_page(page, f"{server.url}/editor?model={MODEL}")  # the app keeps working
+    assert errors(page) == []
+
+
+def _png(size, colour=255) -> bytes:
+    buf = io.BytesIO()
+    Image.new("L", size, colour).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name,data,says", [
+    ("notes.png", b"this is not a picture at all", "not an image"),
+    ("huge.png", _png((8000, 6000)), "too large"),
+])
+def test_a_bad_picture_upload_gets_one_clear_message(server, page, name, data, says):
+    open_page(page, f"{server.url}/draw?model={MODEL}")
+    _upload(page, "upload", name, data)
+    alert = page.wait_for_selector('[data-testid="stAlertContentWarning"]')
+    settle(page)
+    assert says in alert.inner_text() and errors(page) == []
+
+
+def test_settings_outside_the_allowed_range_in_the_url_are_explained(server, page):
+    open_page(page, f"{server.url}/train?code=500&epochs=0")
+    warnings = " ".join(w.inner_text() for w in page.query_selector_all('[data-testid="stAlertContentWarning"]'))
+    assert "outside the allowed range 2 to 64" in warnings and "epoch count" in warnings
+    assert errors(page) == []
+
+
+def test_switching_the_language_shows_chinese(server, page):
+    open_page(page, f"{server.url}/home?model={MODEL}")
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name="中文").click()
+    page.wait_for_selector("text=编码器–解码器探索")
+    settle(page)
+    assert "lang=zh" in page.url and page.get_by_text("编码编辑器").count() >= 1
+    page.screenshot(path=str(SHOTS / "home-zh.png"))
+
+
+def test_stopping_a_training_leaves_a_valid_store(server, page):
+    open_page(page, f"{server.url}/train?code=8&epochs=50")
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_selector("text=Training: epoch", timeout=60_000)
+    page.get_by_role("button", name="Stop").click()
+    page.wait_for_selector("text=Training stopped. Nothing was saved.", timeout=60_000)
+    store = encdec.ModelStore(server.home / "models")
+    assert all(encdec.load(i.path) for i in store.list())
+    assert not [p for p in store.root.glob(".tmp-*")] if store.root.exists() else True
+
+
+def test_a_server_killed_while_training_leaves_a_valid_store(browser, tmp_path):
+    s = Server(tmp_path / "home")
+    try:
+        page = browser.new_page()
+        open_page(page, f"{s.url}/train?code=8&epochs=50")
+        page.get_by_role("button", name="Start training").click()
+        page.wait_for_selector("text=Training: epoch", timeout=60_000)
+    finally:
+        s.stop(kill=True)
+    store = encdec.ModelStore(tmp_path / "home" / "models")
+    listed = store.list()
+    assert all(i.error is None for i in listed) and all(encdec.load(i.path) for i in listed)
