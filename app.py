@@ -4,7 +4,7 @@ import streamlit as st
 from encdec.ui.common import shell, t
 
 pages = [
-    st.Page("pages/home.py", title=t("page_home"), icon=":material/home:", default=True, url_path="home"),
+    st.Page("pages/home.py", title=t("page_home"), icon=":material/home:", default=True),
     st.Page("pages/editor.py", title=t("page_editor"), icon=":material/tune:", url_path="editor"),
     st.Page("pages/map.py", title=t("page_map"), icon=":material/scatter_plot:", url_path="map"),
     st.Page("pages/draw.py", title=t("page_draw"), icon=":material/draw:", url_path="draw"),

@@ -18,7 +18,7 @@ def app(model=None, lang="en", page=None, params=None):
         at.query_params[k] = v
     at.run()
     if lang != "en":
-        at.sidebar.selectbox(key="lang").set_value(lang).run()
+        at.sidebar.selectbox(key="lang").set_value({"zh": "中文"}[lang]).run()
     if model is not None:
         at.sidebar.selectbox(key="model").set_value(model).run()
     if page is not None:

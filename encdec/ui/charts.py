@@ -76,7 +76,8 @@ def latent_map(xy, labels, names, indices=None, values=None, value_name: str = "
         marked = np.asarray(marked).reshape(-1, 2)
         fig.add_trace(go.Scattergl(x=marked[:, 0], y=marked[:, 1], mode="markers", name=marked_name,
                                  marker=dict(size=18, symbol="star", color="black", line=dict(color="white", width=2))))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), dragmode="lasso",
+    # No dragmode here: left to Streamlit, a click selects a point; lasso and box are in the toolbar.
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10),
                       legend=dict(itemsizing="constant"), xaxis=dict(showticklabels=False),
                       yaxis=dict(showticklabels=False, scaleanchor="x"))
     return fig

@@ -49,10 +49,13 @@ def require_shell() -> None:
         _frame()
 
 
+_LANGUAGE_CODES = {name: code for code, name in LANGUAGES.items()}
+
+
 def lang() -> str:
-    """The interface language: the sidebar's choice, else the link's, else English."""
+    """The interface language's code: the sidebar's choice, else the link's (?lang=中文), else English."""
     chosen = st.session_state.get("lang") or st.query_params.get("lang")
-    return chosen if chosen in LANGUAGES else "en"
+    return chosen if chosen in LANGUAGES else _LANGUAGE_CODES.get(chosen, "en")
 
 
 def t(key: str, **values) -> str:
@@ -213,7 +216,8 @@ def sidebar() -> ModelInfo | None:
         st.session_state["data"] = models[pending].config.dataset
         st.session_state["model"] = pending
     with st.sidebar:
-        st.selectbox(t("language"), list(LANGUAGES), format_func=LANGUAGES.get, key="lang", bind="query-params")
+        # Bound widgets put the shown label in the link, so the options are the labels themselves.
+        st.selectbox(t("language"), list(LANGUAGES.values()), key="lang", bind="query-params")
         data = st.selectbox(t("dataset"), DATASETS, format_func=DATASET_TITLES.get, key="data", bind="query-params")
         names = [n for n, i in models.items() if i.config.dataset == data]
         if not names:
@@ -221,8 +225,9 @@ def sidebar() -> ModelInfo | None:
             return None
         if st.session_state.get("model") not in names:
             st.session_state["model"] = names[0]
-        name = st.selectbox(t("model"), names, key="model", bind="query-params",
-                            format_func=lambda n: n if models[n].shipped else f"{n} ({t('yours')})")
+        name = st.selectbox(t("model"), names, key="model", bind="query-params")
+        if not models[name].shipped:
+            st.caption(t("yours"))
         if bad:
             st.caption(t("unreadable_models", n=bad))
     return models[name]
