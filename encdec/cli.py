@@ -129,6 +129,24 @@ def cmd_list(a) -> int:
     return 0
 
 
+def cmd_sample(a) -> int:
+    """Decode codes drawn from N(0, I) into a grid picture (what a VAE generates)."""
+    import torch
+
+    from .imaging import grid, png_bytes
+    from .latent import render
+
+    model = checkpoint.load(a.path)
+    if model.is_classifier:
+        raise ConfigError("A classifier has no image decoder to sample from.")
+    gen = torch.Generator().manual_seed(a.seed)
+    z = torch.randn(a.rows * a.cols, model.config.code_dim, generator=gen)
+    images = render(model, z).reshape(a.rows, a.cols, 28, 28)
+    Path(a.out).write_bytes(png_bytes(grid(images), 2))
+    print(f"wrote {a.out}: {a.rows * a.cols} samples from N(0, I) decoded by {Path(a.path).name}", file=sys.stderr)
+    return 0
+
+
 def cmd_zoo(a) -> int:
     names = a.names or list(ZOO)
     for name in names:
@@ -177,6 +195,13 @@ def parser() -> argparse.ArgumentParser:
     ls.add_argument("dir", nargs="?")
     ls.add_argument("--markdown", action="store_true", help="a markdown table of models and test metrics")
     ls.set_defaults(func=cmd_list)
+    sp = sub.add_parser("sample", help="decode random codes from N(0, I) into a PNG grid")
+    sp.add_argument("path")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--rows", type=int, default=8)
+    sp.add_argument("--cols", type=int, default=12)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.set_defaults(func=cmd_sample)
     z = sub.add_parser("zoo", help="retrain the shipped models from scratch with fixed seeds")
     z.add_argument("names", nargs="*")
     z.add_argument("--out-dir", default="models")

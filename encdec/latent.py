@@ -35,6 +35,12 @@ def render(model: EncoderDecoder, codes: torch.Tensor) -> torch.Tensor:
     return model.decode(z)[:, 0].cpu()
 
 
+@torch.inference_mode()
+def logits(model: EncoderDecoder, codes: torch.Tensor) -> torch.Tensor:
+    """A classifier's decoder output, before the softmax: (N, 10)."""
+    return model.head(codes.reshape(-1, model.config.code_dim).float().to(model.device)).cpu()
+
+
 @dataclass(frozen=True)
 class Ranges:
     """Per-dimension slider ranges from the code distribution on data."""

@@ -6,15 +6,10 @@ from encdec.data import class_names
 from encdec.imaging import grid
 from encdec.projection import MapSettings, knn_accuracy
 from encdec.ui import charts
-from encdec.ui.common import (all_models, latent_map, map_is_ready, model_of, png, probability_chart, require_shell,
+from encdec.ui.common import (all_models, latent_map, map_is_ready, model_of, page, png, probability_chart,
                               split_codes, split_of, t)
 
-require_shell()
-st.title(t("page_classifier"))
-st.markdown(t("clf_intro"))
-info = st.session_state.get("current")
-if info is None:
-    st.stop()
+info = page("page_classifier", "clf_intro", markdown=True)
 dataset_name = info.config.dataset
 models = all_models()[0]
 classifiers = [n for n, i in models.items() if i.config.kind == "classifier" and i.config.dataset == dataset_name]
@@ -41,7 +36,7 @@ st.subheader(t("clf_one"))
 i = st.number_input(t("start_index"), 0, len(test) - 1, 0, key="clf_index")
 x = test.floats(int(i))
 code = latent.encode(clf, x)
-logits = clf.head(code)[0].detach()
+logits = latent.logits(clf, code)[0]
 a, b, c, d = st.columns([1, 2, 2, 2])
 a.image(png(x[0, 0], 4), caption=f"{t('input')}: {names[int(test.labels[i])]}")
 b.caption(t("home_code", k=k))

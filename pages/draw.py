@@ -7,19 +7,14 @@ from encdec.data import class_names
 from encdec.digitize import DrawingError, ink_from_canvas, ink_from_image, is_empty, to_mnist
 from encdec.projection import MapSettings, nearest
 from encdec.ui import charts
-from encdec.ui.common import (all_models, classifier_for, latent_map, map_is_ready, model_of, open_in_editor, png,
-                              probability_chart, require_shell, split_codes, split_of, t)
+from encdec.ui.common import (all_models, classifier_for, latent_map, map_is_ready, model_of, open_in_editor, page,
+                              png, probability_chart, split_codes, split_of, t)
 from encdec.imaging import grid
 from encdec.urlstate import Start
 
 UNSURE = 0.6  # below this top probability the prediction is shown as a guess
 
-require_shell()
-st.title(t("page_draw"))
-st.caption(t("draw_intro"))
-info = st.session_state.get("current")
-if info is None:
-    st.stop()
+info = page("page_draw", "draw_intro")
 model = model_of(info)
 names = class_names(model.config.dataset)
 

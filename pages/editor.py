@@ -5,18 +5,13 @@ from encdec import latent
 from encdec.data import class_names
 from encdec.imaging import code_csv, grid, png_bytes
 from encdec.ui import charts
-from encdec.ui.common import require_shell, dataset, model_of, png, probability_chart, t, test_codes
+from encdec.ui.common import dataset, model_of, page, png, probability_chart, t, test_codes
 from encdec.urlstate import Start, decode_code, encode_code, parse_start
 
 SHOWN = 16  # sliders shown before "the other dimensions"
 STEPS = 10  # columns of the traversal grid
 
-require_shell()
-st.title(t("page_editor"))
-st.caption(t("editor_intro"))
-info = st.session_state.get("current")
-if info is None:
-    st.stop()
+info = page("page_editor", "editor_intro")
 model = model_of(info)
 k = model.config.code_dim
 test = dataset(model.config.dataset).test

@@ -3,14 +3,11 @@ import streamlit as st
 from encdec.data import class_names
 from encdec.latent import encode, render
 from encdec.ui import charts
-from encdec.ui.common import require_shell, dataset, model_of, png, probability_chart, t
+from encdec.ui.common import dataset, model_of, page, png, probability_chart, t
 
-require_shell()
-st.title(t("app_title"))
-st.markdown(t("home_intro"))
+info = page("app_title", "home_intro", markdown=True, needs_model=False)
 st.markdown(t("home_classifier"))
 
-info = st.session_state.get("current")
 if info is not None:
     model = model_of(info)
     k = model.config.code_dim

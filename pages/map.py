@@ -7,18 +7,12 @@ from encdec.data import class_names
 from encdec.imaging import grid, scatter_png
 from encdec.projection import METRICS, MapSettings, knn_accuracy, nearest, selected_indices, trustworthiness
 from encdec.ui import charts
-from encdec.ui.common import (classifier_for, latent_map, model_of, open_in_editor, png, require_shell, split_codes,
-                              split_of, t)
+from encdec.ui.common import classifier_for, latent_map, model_of, open_in_editor, page, png, split_codes, split_of, t
 from encdec.urlstate import Start
 
 SHOW = 24  # selected digits shown as pictures
 
-require_shell()
-st.title(t("page_map"))
-st.caption(t("map_intro"))
-info = st.session_state.get("current")
-if info is None:
-    st.stop()
+info = page("page_map", "map_intro")
 model = model_of(info)
 k = model.config.code_dim
 names = class_names(model.config.dataset)

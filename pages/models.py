@@ -1,11 +1,9 @@
 import streamlit as st
 
 from encdec.checkpoint import CheckpointError
-from encdec.ui.common import require_shell, all_models, free_name, kind_label, model_of, parts_label, select_model, t, user_store
+from encdec.ui.common import all_models, free_name, kind_label, model_of, page, parts_label, select_model, t, user_store
 
-require_shell()
-st.title(t("page_models"))
-st.caption(t("models_intro"))
+page("page_models", "models_intro", needs_model=False)
 
 
 def score(info) -> str:

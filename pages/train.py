@@ -8,16 +8,14 @@ from encdec.jobs import Job
 from encdec.nets import DECODERS, ENCODERS
 from encdec.train import EPOCHS_RANGE, estimate_seconds
 from encdec.ui import charts
-from encdec.ui.common import require_shell, dataset, free_name, job_queue, parts_label, png, select_model, t, user_store
+from encdec.ui.common import dataset, free_name, job_queue, page, parts_label, png, select_model, t, user_store
 from encdec.urlstate import parse_bounded_int
 
 SIZES = [1000, 2000, 5000, 10000, 20000, 55000]
 SHORT = {"autoencoder": "ae", "vae": "vae", "classifier": "clf"}
 RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2]
 
-require_shell()
-st.title(t("page_train"))
-st.caption(t("train_intro"))
+page("page_train", "train_intro", needs_model=False)
 data_name = st.session_state.get("data", "mnist")
 
 

@@ -6,14 +6,9 @@ from encdec.checkpoint import CheckpointError
 from encdec.data import class_names
 from encdec.imaging import grid
 from encdec.ui import charts
-from encdec.ui.common import all_models, dataset, free_name, model_of, png, require_shell, select_model, t, user_store
+from encdec.ui.common import all_models, dataset, free_name, model_of, page, png, select_model, t, user_store
 
-require_shell()
-st.title(t("page_transfer"))
-st.markdown(t("transfer_intro"))
-info = st.session_state.get("current")
-if info is None:
-    st.stop()
+info = page("page_transfer", "transfer_intro", markdown=True)
 data_name = info.config.dataset
 data = dataset(data_name)
 models = all_models()[0]

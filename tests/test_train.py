@@ -96,3 +96,12 @@ def test_cli_reports_user_errors_in_one_line(tmp_path):
     r = _cli("train", "--code-dim", "100", "--out", str(tmp_path / "x.safetensors"))
     assert r.returncode == 2 and "Code size" in r.stderr
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_cli_sample_writes_a_grid_of_decoded_random_codes(tmp_path):
+    model = tmp_path / "v.safetensors"
+    encdec.save(build(ModelConfig(kind="vae", code_dim=4)), model)
+    r = _cli("sample", str(model), "--out", str(tmp_path / "s.png"), "--rows", "2", "--cols", "3")
+    assert r.returncode == 0, r.stderr
+    from PIL import Image
+    assert Image.open(tmp_path / "s.png").size == (2 * (3 * 30 - 2), 2 * (2 * 30 - 2))

@@ -62,6 +62,19 @@ def t(key: str, **values) -> str:
     return text(lang(), key, **values)
 
 
+def page(title: str, intro: str | None = None, *, markdown: bool = False, needs_model: bool = True) -> ModelInfo | None:
+    """A page's start: the frame, its title and one or two sentences; returns the current model
+    (and ends the page quietly where it needs one and there is none)."""
+    require_shell()
+    st.title(t(title))
+    if intro:
+        (st.markdown if markdown else st.caption)(t(intro))
+    info = st.session_state.get("current")
+    if info is None and needs_model:
+        st.stop()
+    return info
+
+
 # -- shared, read-only resources --------------------------------------------------
 
 @st.cache_resource(show_spinner=False)
