@@ -62,12 +62,15 @@ st.caption(t("clf_accuracy", acc=float((pred == test.labels).float().mean()), wr
 event = st.plotly_chart(charts.confusion(matrix.tolist(), names, t("clf_predicted"), t("clf_true")),
                         on_select="rerun", selection_mode="points", key="clf_matrix")
 points = event.selection.points if event else []
+worst = int((matrix - torch.diag(torch.diag(matrix))).argmax())  # the most frequent mistake is shown first
+st.session_state.setdefault("clf_true", worst // 10)
+st.session_state.setdefault("clf_pred", worst % 10)
 c1, c2 = st.columns(2)
-if points:  # a clicked cell picks the pair
-    st.session_state["clf_true"] = names.index(points[0]["y"])
-    st.session_state["clf_pred"] = names.index(points[0]["x"])
+clicked = (str(points[0]["y"]), str(points[0]["x"])) if points else None
+if clicked and clicked != st.session_state.get("clf_clicked"):  # a newly clicked cell picks the pair
+    st.session_state["clf_clicked"] = clicked
+    st.session_state["clf_true"], st.session_state["clf_pred"] = (names.index(c) for c in clicked)
 true_c = c1.selectbox(t("clf_true"), range(10), format_func=lambda c: names[c], key="clf_true")
-st.session_state.setdefault("clf_pred", 1)
 pred_c = c2.selectbox(t("clf_predicted"), range(10), format_func=lambda c: names[c], key="clf_pred")
 cell = torch.nonzero((test.labels == true_c) & (pred == pred_c)).flatten()[:40]
 st.caption(t("clf_cell", n=int(matrix[true_c, pred_c]), true=names[true_c], pred=names[pred_c]))

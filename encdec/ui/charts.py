@@ -18,6 +18,17 @@ def loss_curve(curve, epochs: int, train_name: str, val_name: str, x_title: str,
     return fig
 
 
+def probabilities(probs, names) -> go.Figure:
+    """Class probabilities as bars, the most likely one highlighted."""
+    values = [float(p) for p in probs]
+    top = max(range(len(values)), key=values.__getitem__)
+    fig = go.Figure(go.Bar(x=[str(n) for n in names], y=values,
+                           marker_color=["#d62728" if i == top else "#1f77b4" for i in range(len(values))]))
+    fig.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(range=[0, 1], tickformat=".0%"),
+                      xaxis=dict(type="category"))
+    return fig
+
+
 def ranking(order: list[int], effect, label: str, y_title: str) -> go.Figure:
     """Bar per dimension, most influential first."""
     names = [label.format(d=d) for d in order]
@@ -89,8 +100,12 @@ def confusion(matrix, names, x_title: str, y_title: str) -> go.Figure:
 
     m = np.asarray(matrix)
     fig = go.Figure(go.Heatmap(z=m, x=list(names), y=list(names), text=m, texttemplate="%{text}",
-                               colorscale="Blues", showscale=False,
-                               hovertemplate=f"{y_title} %{{y}} · {x_title} %{{x}}: %{{z}}<extra></extra>"))
+                               colorscale="Blues", showscale=False, hoverinfo="skip"))
+    # Heatmap cells cannot be selected by a click; an invisible marker over each cell can.
+    cells = [(str(p), str(t), int(m[i, j])) for i, t in enumerate(names) for j, p in enumerate(names)]
+    fig.add_scatter(x=[c[0] for c in cells], y=[c[1] for c in cells], customdata=[c[2] for c in cells],
+                    mode="markers", showlegend=False, marker=dict(size=28, symbol="square", opacity=0),
+                    hovertemplate=f"{y_title} %{{y}} · {x_title} %{{x}}: %{{customdata}}<extra></extra>")
     fig.update_layout(height=480, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(title=x_title, type="category"),
                       yaxis=dict(title=y_title, type="category", autorange="reversed"))
     return fig

@@ -262,8 +262,7 @@ def png(images: torch.Tensor | "np.ndarray", scale: int = 4) -> bytes:
     return png_bytes(arr, scale)
 
 
-def probability_chart(probs: torch.Tensor, names) -> None:
-    import pandas as pd
+def probability_chart(probs: torch.Tensor, names, key: str | None = None) -> None:
+    from . import charts
 
-    st.bar_chart(pd.DataFrame({t("class_label"): list(names), "p": probs.tolist()}).set_index(t("class_label")),
-                 height=220)
+    st.plotly_chart(charts.probabilities(probs, names), key=key)

@@ -165,3 +165,17 @@ def test_a_server_killed_while_training_leaves_a_valid_store(browser, tmp_path):
     store = encdec.ModelStore(tmp_path / "home" / "models")
     listed = store.list()
     assert all(i.error is None for i in listed) and all(encdec.load(i.path) for i in listed)
+
+
+def test_clicking_a_confusion_cell_shows_its_digits(server, page):
+    open_page(page, f"{server.url}/classifier?model=mnist-cnn-clf")
+    chart = page.locator('[data-testid="stPlotlyChart"]', has_text="predicted class").first
+    chart.scroll_into_view_if_needed()
+    settle(page)
+    x, y = page.evaluate("""(el) => { const gd = el.querySelector('.js-plotly-plot');
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
+        return [r.left + xa._offset + xa.l2p(5), r.top + ya._offset + ya.l2p(3)]; }""", chart.element_handle())
+    page.mouse.click(x, y)
+    page.wait_for_selector("text=test digits of class 3 predicted as 5")
+    settle(page)
+    assert errors(page) == []
