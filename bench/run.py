@@ -138,6 +138,48 @@ def peak_rss_mb() -> dict:
     return json.loads(out)
 
 
+_MAP_SCRIPT = """
+import json, sys, time, tempfile
+from pathlib import Path
+import numpy as np, torch
+import encdec
+from encdec import latent, projection
+model = encdec.load(sys.argv[1]); n = int(sys.argv[2]); folder = Path(sys.argv[3]); seed = None if sys.argv[4] == "none" else 0
+data = encdec.load_dataset("mnist")
+split = data.split("train") if n > 10000 else data.test
+codes = latent.encode_split(model, split)
+if n > 10000:
+    codes = torch.cat([codes, latent.encode_split(model, data.test)])
+codes = codes[:n]
+settings = projection.MapSettings(seed=seed)
+start = time.perf_counter()
+m = projection.project(codes, settings, f"bench-{n}-{sys.argv[4]}", folder)
+seconds = time.perf_counter() - start
+place = []
+if m.cached:
+    m.projector.transform(codes[:1].numpy())  # the first call compiles
+    for i in range(50):
+        t = time.perf_counter(); m.projector.transform(codes[i + 1:i + 2].numpy()); place.append(time.perf_counter() - t)
+print(json.dumps({"seconds": seconds, "cached": m.cached, "place_ms": 1000 * float(np.median(place)) if place else None}))
+"""
+
+
+def latent_map_timings(model_path: Path, sizes, seed: str) -> list[tuple]:
+    """UMAP wall time in fresh processes: cold (numba compilation included), then from the cache."""
+    import tempfile
+
+    rows = []
+    folder = tempfile.mkdtemp(prefix="encdec-bench-maps-")
+    for n in sizes:
+        runs = []
+        for _ in range(2):  # the first computes and caches, the second reads the cache
+            out = subprocess.run([sys.executable, "-c", _MAP_SCRIPT, str(model_path), str(n), folder, seed],
+                                 capture_output=True, text=True, check=True, cwd=HERE.parent).stdout
+            runs.append(json.loads(out.strip().splitlines()[-1]))
+        rows.append((n, runs[0]["seconds"], runs[1]["seconds"], runs[1]["place_ms"]))
+    return rows
+
+
 def report(args) -> str:
     data = encdec.load_dataset("mnist")
     root = str(encdec.data.data_dir())
@@ -169,6 +211,16 @@ def report(args) -> str:
         lines += ["", f"### Latency of the interactive paths (ms, median of {5 if tiny else args.calls} calls, CPU)", "",
                   "| model | encode 1 image | decode 1 code | decode 10x10 grid |", "|---|---:|---:|---:|"]
         lines += [f"| {name} | {e:.2f} | {d:.2f} | {g:.2f} |" for name, e, d, g in lat]
+
+    map_model = shipped_store_dir() / "mnist-cnn-ae-16.safetensors"
+    if map_model.exists():
+        sizes = [1000] if tiny else [10000, 70000]
+        for seed in (("0",) if tiny else ("0", "none")):
+            rows = latent_map_timings(map_model, sizes, seed)
+            lines += ["", f"### Latent map: UMAP of mnist-cnn-ae-16's 16-dimensional codes ({'seeded, single-threaded' if seed == '0' else 'unseeded, all cores'})", "",
+                      "Each figure is a fresh process; cold includes numba's compilation (from its on-disk cache after the first run ever).", "",
+                      "| points | cold | from the cache | place one new point (median of 50, after the first) |", "|---:|---:|---:|---:|"]
+            lines += [f"| {n:,} | {cold:.1f} s | {cached:.2f} s | {place:.1f} ms |" for n, cold, cached, place in rows]
 
     mem = peak_rss_mb()
     lines += ["", "### Memory", "",

@@ -85,10 +85,9 @@ class JobQueue:
                 job.progress = p
                 if p.phase == "step":
                     job.curve.append((p.fraction, p.loss, None))
-                elif p.phase in ("epoch", "done"):
-                    if p.phase == "epoch":
-                        job.curve.append((p.fraction, None, _val_loss(p.val)))
-                    job.preview = preview(p.model, preview_x)
+                elif p.phase == "epoch":
+                    job.curve.append((p.fraction, None, _val_loss(p.val)))
+                job.preview = preview(p.model, preview_x)  # six images: cheap at every report
 
             model = train_model(job.config, job.train_config, data, callback=callback, stop=job.stop_event)
             name = store.unique_name(job.name)

@@ -58,6 +58,15 @@ def decode_code(text: str, code_dim: int) -> torch.Tensor:
     return torch.tensor(values)
 
 
+def parse_link(start: str | None, code: str | None, code_dim: int, n_test: int) -> tuple[Start, torch.Tensor | None]:
+    """The editor's ?start= and ?z= together; ValueError says what in the link is wrong."""
+    begin = parse_start(start, n_test)
+    z = decode_code(code, code_dim) if code is not None else None
+    if begin.kind == "code" and z is None:
+        raise ValueError("The link starts from a code but does not include one (?z=...).")
+    return begin, z
+
+
 def parse_bounded_int(text: str | None, lo: int, hi: int, what: str) -> int | None:
     """An integer setting from the URL; None when absent, ValueError when unreadable or out of range."""
     if text is None or text == "":

@@ -6,7 +6,7 @@ from encdec.data import class_names
 from encdec.imaging import code_csv, grid, png_bytes
 from encdec.ui import charts
 from encdec.ui.common import dataset, model_of, page, png, probability_chart, t, test_codes
-from encdec.urlstate import Start, decode_code, encode_code, parse_start
+from encdec.urlstate import Start, encode_code, parse_link
 
 SHOWN = 16  # sliders shown before "the other dimensions"
 STEPS = 10  # columns of the traversal grid
@@ -67,10 +67,7 @@ elif ed.get("model") != info.name:
     start, z = Start("test", 0), None
     if "model" not in ed:  # the first visit: a shared link may say where to start
         try:
-            start = parse_start(st.query_params.get("start"), len(test))
-            z = decode_code(st.query_params["z"], k) if "z" in st.query_params else None
-            if start.kind == "code" and z is None:
-                raise ValueError("The link starts from a code but does not include one (?z=...).")
+            start, z = parse_link(st.query_params.get("start"), st.query_params.get("z"), k, len(test))
         except ValueError as e:
             st.warning(t("bad_link", error=e))
             start, z = Start("test", 0), None
@@ -78,8 +75,8 @@ elif ed.get("model") != info.name:
 
 # -- where to start ------------------------------------------------------------------
 c1, c2, c3, c4 = st.columns([3, 2, 1, 1], vertical_alignment="bottom")
-kind = c1.radio(t("start"), ["test", "mean", "zeros"] + (["code"] if "custom" in ed else []), format_func=lambda s: t(f"start_{s}"), key="start_kind",
-                horizontal=True)
+kinds = ["test", "mean", "zeros"] + (["code"] if "custom" in ed else [])
+kind = c1.radio(t("start"), kinds, format_func=lambda s: t(f"start_{s}"), key="start_kind", horizontal=True)
 if kind == "test":
     c2.number_input(t("start_index"), 0, len(test) - 1, key="start_index")
     c3.selectbox(t("start_digit"), range(10), format_func=lambda d: names[d], key="start_digit")
@@ -102,8 +99,8 @@ def slider(d: int) -> None:
     hi = max(float(ranges.high[d]), base, cur)
     left, right = st.columns([8, 1], vertical_alignment="bottom")
     mark = "▶ " if ed.get("focus") == d else ""
-    left.slider(f"{mark}{t('dim_label', d=d)} · {t('code_start')} {base:.2f}", lo, hi, step=(hi - lo) / 200, key=f"z{d}", format="%.2f",
-                help=t("slider_help", start=base))
+    left.slider(f"{mark}{t('dim_label', d=d)} · {t('code_start')} {base:.2f}", lo, hi, step=(hi - lo) / 200,
+                key=f"z{d}", format="%.2f", help=t("slider_help", start=base))
     right.button(t("reset"), key=f"reset{d}", on_click=reset, args=([d],), help=t("reset_help"))
 
 

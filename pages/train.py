@@ -1,3 +1,5 @@
+import math
+
 import streamlit as st
 import torch
 
@@ -25,6 +27,8 @@ def estimate(config: dict, epochs: int, size: int) -> float:
 
 
 def duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "–"
     seconds = max(0, int(seconds))
     return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
 

@@ -5,7 +5,7 @@ import torch
 
 import encdec
 from encdec import ModelConfig, build, latent
-from encdec.urlstate import Start, decode_code, encode_code, parse_bounded_int, parse_start
+from encdec.urlstate import Start, decode_code, encode_code, parse_bounded_int, parse_link, parse_start
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +135,11 @@ def test_bounded_integers_from_the_url():
         parse_bounded_int("1000", 2, 64, "code size")
     with pytest.raises(ValueError, match="not a whole number"):
         parse_bounded_int("lots", 1, 200, "epoch count")
+
+
+def test_a_link_starting_from_a_code_needs_the_code():
+    start, z = parse_link("code", "1,2", 2, 10)
+    assert start == Start("code") and torch.equal(z, torch.tensor([1.0, 2.0]))
+    assert parse_link(None, None, 2, 10) == (Start("test", 0), None)
+    with pytest.raises(ValueError, match="does not include one"):
+        parse_link("code", None, 2, 10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import threading
 
+import numpy as np
 import streamlit as st
 import torch
 
@@ -11,6 +12,8 @@ from .. import latent, projection
 from ..checkpoint import ModelInfo, ModelStore, load, shipped_store_dir, user_store_dir
 from ..data import DATASET_TITLES, DATASETS, DataError, data_dir, load_dataset
 from ..jobs import JobQueue
+from ..imaging import png_bytes, to_uint8
+from . import charts
 from .text import LANGUAGES, text
 
 MAX_TRAININGS = int(os.environ.get("ENCDEC_MAX_TRAININGS", "1"))
@@ -254,15 +257,11 @@ def parts_label(config) -> str:
     return f"{t('enc_' + config.encoder)} → {t('dec_' + config.decoder)}"
 
 
-def png(images: torch.Tensor | "np.ndarray", scale: int = 4) -> bytes:
+def png(images: torch.Tensor | np.ndarray, scale: int = 4) -> bytes:
     """A (28,28) tensor in [0,1] or a uint8 array as PNG bytes, enlarged without blur."""
-    from ..imaging import png_bytes, to_uint8
-
     arr = to_uint8(images) if isinstance(images, torch.Tensor) else images
     return png_bytes(arr, scale)
 
 
 def probability_chart(probs: torch.Tensor, names, key: str | None = None) -> None:
-    from . import charts
-
     st.plotly_chart(charts.probabilities(probs, names), key=key)
