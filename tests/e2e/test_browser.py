@@ -187,3 +187,22 @@ def test_concurrent_users_while_a_training_runs_see_no_errors(server, browser):
     result = load(browser, server.url, contexts=3, seconds=30)
     assert result["actions"] >= 6 and result["latency"]
     assert result["errors"] == 0
+
+
+def test_closing_the_tab_during_a_training_still_leaves_a_valid_store(server, browser):
+    import time
+
+    store = encdec.ModelStore(server.home / "models")
+    before = {i.name for i in store.list()}
+    context = browser.new_context()
+    page = context.new_page()
+    open_page(page, f"{server.url}/train?code=3&epochs=1")
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_selector("text=Training: epoch", timeout=60_000)
+    context.close()  # the tab is gone; the training finishes and saves on the server
+    deadline = time.time() + 180
+    while not ({i.name for i in store.list()} - before) and time.time() < deadline:
+        time.sleep(0.5)
+    listed = store.list()
+    assert {i.name for i in listed} - before
+    assert all(i.error is None for i in listed) and all(encdec.load(i.path) for i in listed)
