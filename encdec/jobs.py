@@ -18,7 +18,7 @@ from .checkpoint import ModelStore
 from .data import Dataset
 from .latent import encode, render
 from .models import ModelConfig
-from .train import Progress, TrainConfig, TrainingError, TrainingStopped, train_model
+from .train import Progress, TrainConfig, TrainingError, TrainingStopped, objective, train_model
 
 PREVIEW = 6  # test digits whose reconstruction is shown while training
 
@@ -34,7 +34,6 @@ class Job:
     progress: Progress | None = None
     curve: list = field(default_factory=list)  # (fraction of training, train loss, val loss or None)
     preview: torch.Tensor | None = None        # (PREVIEW, ...) outputs of the model so far
-    created: float = field(default_factory=time.time)
     stop_event: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -86,7 +85,7 @@ class JobQueue:
                 if p.phase == "step":
                     job.curve.append((p.fraction, p.loss, None))
                 elif p.phase == "epoch":
-                    job.curve.append((p.fraction, None, _val_loss(p.val)))
+                    job.curve.append((p.fraction, None, objective(p.model, p.val)))
                 job.preview = preview(p.model, preview_x)  # six images: cheap at every report
 
             model = train_model(job.config, job.train_config, data, callback=callback, stop=job.stop_event)
@@ -113,9 +112,3 @@ def preview(model, x: torch.Tensor) -> torch.Tensor:
     finally:
         model.train(was_training)
 
-
-def _val_loss(val: dict) -> float | None:
-    for key in ("cross_entropy", "neg_elbo", "bce"):
-        if key in val:
-            return val[key] / 784 if key == "neg_elbo" else val[key]
-    return None

@@ -190,7 +190,7 @@ def fit(model: EncoderDecoder, data: Dataset, config: TrainConfig | None = None,
                                   elapsed, seen / elapsed, model=model))
                 running, running_n = 0.0, 0
         val = evaluate(model, data.val) if len(data.val) else {}
-        val_loss = _loss_of(model, val)
+        val_loss = objective(model, val)
         history["epoch"].append(epoch)
         history["train_loss"].append(epoch_loss / max(1, epoch_n))
         history["val_loss"].append(val_loss)
@@ -209,7 +209,7 @@ def fit(model: EncoderDecoder, data: Dataset, config: TrainConfig | None = None,
     return history
 
 
-def _loss_of(model: EncoderDecoder, metrics: dict) -> float | None:
+def objective(model: EncoderDecoder, metrics: dict) -> float | None:
     """The training objective's value from evaluation metrics (same units as the train loss)."""
     if not metrics:
         return None

@@ -33,9 +33,9 @@ def balanced_subset(labels: torch.Tensor, per_class: int | None, seed: int = 0) 
     return torch.cat(picks).sort().values
 
 
-def _standardise(train: torch.Tensor, *others: torch.Tensor):
-    mean, std = train.mean(0), train.std(0).clamp_min(1e-6)
-    return [(t - mean) / std for t in (train, *others)]
+def _moments(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-feature mean and (never zero) standard deviation, to standardise with."""
+    return features.mean(0), features.std(0).clamp_min(1e-6)
 
 
 def fit_linear(features: torch.Tensor, labels: torch.Tensor, steps: int = 500, lr: float = 1e-2,
@@ -89,7 +89,8 @@ def linear_probe(model: EncoderDecoder, data: Dataset, per_class=LABELS_PER_CLAS
         idx = balanced_subset(data.train.labels, n, seed)
         row = {"labels_per_class": n, "train_size": len(idx)}
         for name, (tr, te) in inputs.items():
-            tr_s, te_s = _standardise(tr[idx], te)
+            mean, std = _moments(tr[idx])
+            tr_s, te_s = (tr[idx] - mean) / std, (te - mean) / std
             head = fit_linear(tr_s, data.train.labels[idx], seed=seed)
             row[name] = _accuracy(head, te_s, data.test.labels)
             done += 1
@@ -109,7 +110,7 @@ def probe_model(model: EncoderDecoder, data: Dataset, per_class: int | None = No
     probe.freeze_encoder()
     idx = balanced_subset(data.train.labels, per_class, seed)
     codes = latent.encode_split(model, Split(data.train.images[idx], data.train.labels[idx]))
-    mean, std = codes.mean(0), codes.std(0).clamp_min(1e-6)
+    mean, std = _moments(codes)
     start = time.perf_counter()
     head = fit_linear((codes - mean) / std, data.train.labels[idx], seed=seed)
     with torch.no_grad():  # head((z - mean) / std) == (W / std) z + (b - W mean / std)

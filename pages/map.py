@@ -43,9 +43,7 @@ colour = st.segmented_control(t("map_colour"), colourings, format_func=lambda c:
 @st.cache_data(show_spinner=False, max_entries=8)
 def predicted(path: str, split: str) -> np.ndarray:
     clf_info = info if model.is_classifier else classifier_for(model.config.dataset)
-    clf = model_of(clf_info)
-    return np.concatenate([latent.render(clf, latent.encode(clf, data.floats(slice(i, i + 2000)))).argmax(1).numpy()
-                           for i in range(0, len(data), 2000)])
+    return latent.predictions(model_of(clf_info), data).numpy()
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
