@@ -138,46 +138,27 @@ def peak_rss_mb() -> dict:
     return json.loads(out)
 
 
-_MAP_SCRIPT = """
-import json, sys, time, tempfile
-from pathlib import Path
-import numpy as np, torch
-import encdec
-from encdec import latent, projection
-model = encdec.load(sys.argv[1]); n = int(sys.argv[2]); folder = Path(sys.argv[3]); seed = None if sys.argv[4] == "none" else 0
-data = encdec.load_dataset("mnist")
-split = data.split("train") if n > 10000 else data.test
-codes = latent.encode_split(model, split)
-if n > 10000:
-    codes = torch.cat([codes, latent.encode_split(model, data.test)])
-codes = codes[:n]
-settings = projection.MapSettings(seed=seed)
-start = time.perf_counter()
-m = projection.project(codes, settings, f"bench-{n}-{sys.argv[4]}", folder)
-seconds = time.perf_counter() - start
-place = []
-if m.cached:
-    m.projector.transform(codes[:1].numpy())  # the first call compiles
-    for i in range(50):
-        t = time.perf_counter(); m.projector.transform(codes[i + 1:i + 2].numpy()); place.append(time.perf_counter() - t)
-print(json.dumps({"seconds": seconds, "cached": m.cached, "place_ms": 1000 * float(np.median(place)) if place else None}))
-"""
+def drawn_digits_table() -> list[str]:
+    """Each shipped classifier on MNIST's test split and on digits that never came from MNIST."""
+    from bench.drawn import drawn_digits, sklearn_digits
 
-
-def latent_map_timings(model_path: Path, sizes, seed: str) -> list[tuple]:
-    """UMAP wall time in fresh processes: cold (numba compilation included), then from the cache."""
-    import tempfile
-
-    rows = []
-    folder = tempfile.mkdtemp(prefix="encdec-bench-maps-")
-    for n in sizes:
-        runs = []
-        for _ in range(2):  # the first computes and caches, the second reads the cache
-            out = subprocess.run([sys.executable, "-c", _MAP_SCRIPT, str(model_path), str(n), folder, seed],
-                                 capture_output=True, text=True, check=True, cwd=HERE.parent).stdout
-            runs.append(json.loads(out.strip().splitlines()[-1]))
-        rows.append((n, runs[0]["seconds"], runs[1]["seconds"], runs[1]["place_ms"]))
-    return rows
+    drawn, drawn_labels = drawn_digits()
+    other, other_labels = sklearn_digits()
+    lines = ["### Classifiers on digits that are not MNIST's", "",
+             f"Drawn: {len(drawn):,} pen-stroke digits made by `bench/drawn.py` (strokes drawn like the Draw page's canvas, "
+             f"then `encdec.digitize.to_mnist`). Other writers: scikit-learn's {len(other):,} 8x8 digits by 43 writers "
+             "(UCI), made 28x28 the same way.", "",
+             "| classifier | augmentation | MNIST test | drawn | other writers (8x8) |", "|---|---|---:|---:|---:|"]
+    for info in ModelStore(shipped_store_dir(), shipped=True).list():
+        if info.error or info.config.kind != "classifier" or info.config.dataset != "mnist":
+            continue
+        model = encdec.load(info.path)
+        with torch.no_grad():
+            acc = [float((model.classify(torch.from_numpy(x)[:, None]).argmax(1).numpy() == y).mean())
+                   for x, y in ((drawn, drawn_labels), (other, other_labels))]
+        augment = info.meta.get("recipe", {}).get("train", {}).get("augment", "")
+        lines.append(f"| {info.name} | {augment} | {info.metrics['accuracy']:.2%} | {acc[0]:.1%} | {acc[1]:.1%} |")
+    return lines
 
 
 def report(args) -> str:
@@ -213,15 +194,10 @@ def report(args) -> str:
                   "| model | encode 1 image | decode 1 code | decode 10x10 grid |", "|---|---:|---:|---:|"]
         lines += [f"| {name} | {e:.2f} | {d:.2f} | {g:.2f} |" for name, e, d, g in lat]
 
-    map_model = shipped_store_dir() / "mnist-cnn-ae-16.safetensors"
-    if map_model.exists():
-        sizes = [1000] if tiny else [10000, 70000]
-        for seed in (("0",) if tiny else ("0", "none")):
-            rows = latent_map_timings(map_model, sizes, seed)
-            lines += ["", f"### Latent map: UMAP of mnist-cnn-ae-16's 16-dimensional codes ({'seeded, single-threaded' if seed == '0' else 'unseeded, all cores'})", "",
-                      "Each figure is a fresh process; cold includes numba's compilation (from its on-disk cache after the first run ever).", "",
-                      "| points | cold | from the cache | place one new point (median of 50, after the first) |", "|---:|---:|---:|---:|"]
-            lines += [f"| {n:,} | {cold:.1f} s | {cached:.2f} s | {place:.1f} ms |" for n, cold, cached, place in rows]
+    from bench import maps as map_bench
+
+    lines += [""] + map_bench.report(tiny)
+    lines += [""] + drawn_digits_table()
 
     mem = peak_rss_mb()
     lines += ["", "### Memory", "",

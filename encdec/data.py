@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from . import settings
+
 DATASETS = ("mnist", "fashion")
 IDX_FILES = (
     "train-images-idx3-ubyte",
@@ -30,14 +32,8 @@ class DataError(RuntimeError):
     """A dataset is missing or unreadable; the message says what to do."""
 
 
-def data_dir() -> Path:
-    """`ENCDEC_DATA_DIR` if set, else `./data`."""
-    return Path(os.environ.get("ENCDEC_DATA_DIR", "data")).expanduser()
-
-
-def download_allowed() -> bool:
-    """`ENCDEC_DOWNLOAD=0` forbids network downloads (tests and CI set it)."""
-    return os.environ.get("ENCDEC_DOWNLOAD", "1") != "0"
+data_dir = settings.data_dir
+download_allowed = settings.download_allowed
 
 
 def class_names(dataset: str) -> tuple[str, ...]:
@@ -81,12 +77,38 @@ class Dataset:
         """The same dataset trained on only the first `n` training images."""
         return Dataset(self.name, self.train.head(n), self.val, self.test)
 
+    def with_val(self, val: Split) -> "Dataset":
+        return Dataset(self.name, self.train, val, self.test)
+
 
 def _read(name: str, root: Path, train: bool, download: bool):
     from torchvision import datasets
 
     cls = datasets.FashionMNIST if name == "fashion" else datasets.MNIST
     return cls(root=str(root), train=train, download=download)
+
+
+def check_idx(path: Path) -> str | None:
+    """What is wrong with one IDX file, or None: its magic number, shape and length must agree
+    (an HTML error page or random bytes in its place are caught here, before torchvision)."""
+    images = "images" in path.name
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(16 if images else 8)
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    need = 16 if images else 8
+    if len(head) < need:
+        return "is too short to be an IDX file"
+    magic, n = int.from_bytes(head[0:4], "big"), int.from_bytes(head[4:8], "big")
+    if magic != (0x803 if images else 0x801):
+        return "is not an IDX file (it may be an error page saved in its place, or damaged)"
+    if images and (int.from_bytes(head[8:12], "big"), int.from_bytes(head[12:16], "big")) != (28, 28):
+        return "does not hold 28x28 images"
+    if size != need + n * (784 if images else 1):
+        return f"has {size:,} bytes but its header promises {need + n * (784 if images else 1):,} (it is truncated or damaged)"
+    return None
 
 
 @functools.lru_cache(maxsize=4)
@@ -96,12 +118,21 @@ def _load_raw(name: str, root: str, download: bool) -> tuple[Split, Split]:
     if missing and not download:
         raise DataError(
             f"{DATASET_TITLES[name]} files are missing in {folder}: it needs "
-            f"{', '.join(IDX_FILES)}; copy them there or set ENCDEC_DATA_DIR to a folder that has them.")
+            f"{', '.join(IDX_FILES)}; copy them there, set ENCDEC_DATA_DIR to a folder that has them, "
+            "or allow the download (unset ENCDEC_DOWNLOAD).")
+    for f in IDX_FILES:
+        problem = None if f in missing else check_idx(folder / f)
+        if problem:
+            raise DataError(
+                f"{DATASET_TITLES[name]} file {folder / f} {problem}: delete it"
+                f"{' to download it again' if download else ''}, or replace it with the original, "
+                "or set ENCDEC_DATA_DIR to a folder with intact copies.")
     try:
         splits = [_read(name, Path(root), train, download) for train in (True, False)]
     except Exception as e:  # torchvision raises many kinds for offline or broken files
+        detail = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
         what = ("could not be downloaded (is this machine offline?)" if missing
-                else f"could not be read, a file may be corrupt ({str(e).splitlines()[0][:120]})")
+                else f"could not be read, a file may be corrupt ({detail})")
         raise DataError(
             f"{DATASET_TITLES[name]} {what} in {folder}: it needs {', '.join(IDX_FILES)}; "
             f"put intact copies there or set ENCDEC_DATA_DIR to a folder that has them.") from None
@@ -119,7 +150,7 @@ def load_dataset(name: str = "mnist", root: str | os.PathLike | None = None, *,
                  val_size: int = 5000, seed: int = 0, download: bool | None = None) -> Dataset:
     """Load a dataset once into memory and split off a seeded validation set."""
     if name not in DATASETS:
-        raise DataError(f"Unknown dataset {name!r}; choose one of {', '.join(DATASETS)}.")
+        raise DataError(f"Unknown dataset {str(name)[:40]!r}; choose one of {', '.join(DATASETS)}.")
     root = Path(root) if root is not None else data_dir()
     download = download_allowed() if download is None else download
     full, test = _load_raw(name, str(root.resolve()), download)

@@ -70,21 +70,32 @@ def ink_from_canvas(rgba: np.ndarray) -> np.ndarray:
     return light * rgba[..., 3] if rgba.shape[-1] == 4 else light
 
 
+FORMATS = ("PNG", "JPEG")  # what the page offers; no other decoder is ever reached
+WORK_SIZE = 1024           # a picture is shrunk to at most this many pixels a side while it is read
+
+
 def ink_from_image(data: bytes) -> np.ndarray:
-    """A PNG/JPEG of a digit, dark-on-light or light-on-dark, any size -> ink in [0,1]."""
-    from PIL import Image, UnidentifiedImageError
+    """A PNG/JPEG of a digit, dark-on-light or light-on-dark, any size or orientation -> ink in [0,1].
+    Large pictures are shrunk while decoding (JPEG) or right after (PNG), so a phone photo or a
+    huge PNG costs little time and memory; a photo's EXIF orientation is applied."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        img = Image.open(io.BytesIO(data))
+        img = Image.open(io.BytesIO(data), formats=FORMATS)
         if img.width * img.height > MAX_PIXELS:
             raise DrawingError(f"That image is {img.width}x{img.height} pixels, too large to read; "
                                "upload one under 40 megapixels (a phone photo is fine).")
+        if img.format == "JPEG":
+            img.draft("L", (WORK_SIZE, WORK_SIZE))  # the decoder itself skips detail we would throw away
         img.load()
+        img = ImageOps.exif_transpose(img)
+        if max(img.size) > WORK_SIZE:
+            img.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX)
     except DrawingError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         raise DrawingError("That file is not an image this app can read: upload a PNG or JPEG of a digit.") from None
-    if img.mode in ("RGBA", "LA") or "transparency" in img.info:
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
         base = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(base, img.convert("RGBA"))
     gray = np.asarray(img.convert("L"), dtype=np.float32) / 255.0

@@ -33,6 +33,11 @@ def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
     return buf.getvalue()
 
 
+def map_csv(xy, labels) -> str:
+    """A map's points as CSV: dataset index, x, y, label."""
+    return "index,x,y,label\n" + "".join(f"{i},{x:.5f},{y:.5f},{int(l)}\n" for i, ((x, y), l) in enumerate(zip(xy, labels)))
+
+
 def code_csv(code: torch.Tensor) -> str:
     values = code.reshape(-1).tolist()
     return "dimension,value\n" + "".join(f"{i},{v:.6g}\n" for i, v in enumerate(values))

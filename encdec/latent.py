@@ -25,20 +25,32 @@ def encode_split(model: EncoderDecoder, split: Split, batch_size: int = 2000) ->
     return torch.cat([encode(model, split.floats(slice(i, i + batch_size))) for i in range(0, len(split), batch_size)])
 
 
+def _codes(model: EncoderDecoder, codes: torch.Tensor) -> torch.Tensor:
+    return codes.reshape(-1, model.config.code_dim).float().to(model.device)
+
+
 @torch.inference_mode()
-def render(model: EncoderDecoder, codes: torch.Tensor) -> torch.Tensor:
-    """What the decoder makes of codes: images (N,28,28) for an autoencoder,
-    class probabilities (N,10) for a classifier (its decoder is the last layer)."""
-    z = codes.reshape(-1, model.config.code_dim).float().to(model.device)
-    if model.is_classifier:
-        return torch.softmax(model.head(z), dim=1).cpu()
-    return model.decode(z)[:, 0].cpu()
+def decode(model: EncoderDecoder, codes: torch.Tensor) -> torch.Tensor:
+    """An autoencoder's decoder on codes (N, k): images (N, 28, 28) in [0, 1]."""
+    return model.decode(_codes(model, codes))[:, 0].cpu()
+
+
+@torch.inference_mode()
+def class_probabilities(model: EncoderDecoder, codes: torch.Tensor) -> torch.Tensor:
+    """A classifier's decoder (its last layer) on codes (N, k), then softmax: (N, 10)."""
+    return torch.softmax(model.head(_codes(model, codes)), dim=1).cpu()
+
+
+def decoder_output(model: EncoderDecoder, codes: torch.Tensor) -> torch.Tensor:
+    """What the decoder makes of codes: images (N, 28, 28), or class probabilities (N, 10) for a
+    classifier, whose decoder is its last layer."""
+    return (class_probabilities if model.is_classifier else decode)(model, codes)
 
 
 @torch.inference_mode()
 def logits(model: EncoderDecoder, codes: torch.Tensor) -> torch.Tensor:
     """A classifier's decoder output, before the softmax: (N, 10)."""
-    return model.head(codes.reshape(-1, model.config.code_dim).float().to(model.device)).cpu()
+    return model.head(_codes(model, codes)).cpu()
 
 
 @dataclass(frozen=True)
@@ -68,13 +80,13 @@ def code_ranges(codes: torch.Tensor, lo: float = 1.0, hi: float = 99.0) -> Range
 
 def traversal(model: EncoderDecoder, code: torch.Tensor, ranges: Ranges, dims=None, steps: int = 10) -> torch.Tensor:
     """Rows: dimensions; columns: that dimension swept across its range, the others held at `code`.
-    Returns (len(dims), steps, ...) outputs of `render`."""
+    Returns (len(dims), steps, ...) outputs of `decoder_output`."""
     dims = list(range(code.numel())) if dims is None else list(dims)
     sweep = ranges.sweep(steps)                                      # (k, steps)
     z = code.reshape(1, 1, -1).repeat(len(dims), steps, 1).clone()   # (D, steps, k)
     for row, d in enumerate(dims):
         z[row, :, d] = sweep[d]
-    out = render(model, z.reshape(-1, code.numel()))
+    out = decoder_output(model, z.reshape(-1, code.numel()))
     return out.reshape(len(dims), steps, *out.shape[1:])
 
 
@@ -82,7 +94,7 @@ def rank_dimensions(model: EncoderDecoder, code: torch.Tensor, ranges: Ranges, s
     """Dimensions ordered by how much sweeping each one changes the output
     (mean absolute change from the output at `code`). Returns (order, effect per dimension)."""
     grid = traversal(model, code, ranges, steps=steps)                # (k, steps, ...)
-    base = render(model, code)                                         # (1, ...)
+    base = decoder_output(model, code)                                         # (1, ...)
     effect = (grid - base.unsqueeze(0)).abs().flatten(2).mean(dim=(1, 2))  # (k,)
     order = torch.argsort(effect, descending=True).tolist()
     return order, effect
@@ -155,4 +167,29 @@ def predictions(model: EncoderDecoder, split: Split, batch_size: int = 2000) -> 
 
 def confusion_matrix(labels: torch.Tensor, predicted: torch.Tensor, classes: int = 10) -> torch.Tensor:
     """(true, predicted) counts."""
+    labels, predicted = torch.as_tensor(labels).long(), torch.as_tensor(predicted).long()
     return torch.bincount(labels * classes + predicted, minlength=classes * classes).reshape(classes, classes)
+
+
+def accuracy(matrix: torch.Tensor) -> float:
+    """Share of the confusion matrix on its diagonal."""
+    return float(torch.diag(matrix).sum() / matrix.sum().clamp_min(1))
+
+
+def most_confused(matrix: torch.Tensor) -> tuple[int, int]:
+    """(true class, predicted class) of the most frequent mistake."""
+    off = matrix - torch.diag(torch.diag(matrix))
+    i = int(off.argmax())
+    return i // matrix.shape[1], i % matrix.shape[1]
+
+
+def reconstruction_errors(model: EncoderDecoder, split: Split, codes: torch.Tensor, batch_size: int = 2000):
+    """Each image's squared reconstruction error per pixel: a numpy array (N,)."""
+    out = [((decode(model, codes[i:i + batch_size]) - split.floats(slice(i, i + batch_size))[:, 0]) ** 2).mean((1, 2))
+           for i in range(0, len(split), batch_size)]
+    return torch.cat(out).numpy()
+
+
+def all_finite(codes: torch.Tensor) -> bool:
+    """Whether every code is a finite number (a model with huge weights can overflow)."""
+    return bool(torch.isfinite(codes).all())

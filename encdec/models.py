@@ -8,6 +8,7 @@ Kinds:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -22,8 +23,17 @@ CODE_DIM_RANGE = (2, 64)
 HEAD = "linear"  # the classifier's decoder
 
 
+MAX_PARAMETERS = 50_000_000  # 200 MB of float32: the largest checkpoint this app saves and loads
+
+
 class ConfigError(ValueError):
     """A model setting is out of range; the message says which and what is allowed."""
+
+
+def shown(value, limit: int = 40) -> str:
+    """A user's value quoted in a message, cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 @dataclass(frozen=True)
@@ -38,25 +48,37 @@ class ModelConfig:
 
     def __post_init__(self):
         if self.kind not in KINDS:
-            raise ConfigError(f"Unknown model kind {self.kind!r}; choose one of {', '.join(KINDS)}.")
+            raise ConfigError(f"Unknown model kind {shown(self.kind)}; choose one of {', '.join(KINDS)}.")
         if self.encoder not in ENCODERS:
-            raise ConfigError(f"Unknown encoder {self.encoder!r}; choose one of {', '.join(ENCODERS)}.")
+            raise ConfigError(f"Unknown encoder {shown(self.encoder)}; choose one of {', '.join(ENCODERS)}.")
         decoder = self.decoder or (HEAD if self.kind == "classifier" else "mlp")
         if self.kind == "classifier":
             if decoder != HEAD:
-                raise ConfigError(f"A classifier's decoder is its linear head; got decoder {decoder!r}.")
+                raise ConfigError(f"A classifier's decoder is its linear head; got decoder {shown(decoder)}.")
         elif decoder not in DECODERS:
-            raise ConfigError(f"Unknown decoder {decoder!r}; choose one of {', '.join(DECODERS)}.")
+            raise ConfigError(f"Unknown decoder {shown(decoder)}; choose one of {', '.join(DECODERS)}.")
         object.__setattr__(self, "decoder", decoder)
         lo, hi = CODE_DIM_RANGE
         if isinstance(self.code_dim, bool) or not isinstance(self.code_dim, int) or not lo <= self.code_dim <= hi:
-            raise ConfigError(f"Code size must be a whole number from {lo} to {hi}; got {self.code_dim!r}.")
+            raise ConfigError(f"Code size must be a whole number from {lo} to {hi}; got {shown(self.code_dim)}.")
         if isinstance(self.hidden, bool) or not isinstance(self.hidden, int) or not (self.hidden == 0 or 8 <= self.hidden <= 2048):
-            raise ConfigError(f"Hidden width must be 0 (default) or from 8 to 2048; got {self.hidden!r}.")
-        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"Dropout must be at least 0 and below 1; got {self.dropout!r}.")
+            raise ConfigError(f"Hidden width must be 0 (default) or from 8 to 2048; got {shown(self.hidden)}.")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"Dropout must be at least 0 and below 1; got {shown(self.dropout)}.")
         if self.dataset not in DATASETS:
-            raise ConfigError(f"Unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}.")
+            raise ConfigError(f"Unknown dataset {shown(self.dataset)}; choose one of {', '.join(DATASETS)}.")
+        n = self.num_parameters()
+        if n > MAX_PARAMETERS:
+            raise ConfigError(f"This model would have {n:,} parameters ({n * 4 / 1e6:,.0f} MB); the largest this app "
+                              f"trains, saves and loads has {MAX_PARAMETERS:,} (200 MB): choose a smaller hidden width.")
+
+    def num_parameters(self) -> int:
+        """The model's parameter count, without allocating its weights."""
+        return _state_shapes(self)[1]
+
+    def state_shapes(self) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+        """Name -> (shape, dtype) of every tensor in the model's state dict, without allocating them."""
+        return _state_shapes(self)[0]
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -161,6 +183,14 @@ class EncoderDecoder(nn.Module):
 
 def build(config: ModelConfig) -> EncoderDecoder:
     return EncoderDecoder(config)
+
+
+@functools.lru_cache(maxsize=256)
+def _state_shapes(config: ModelConfig) -> tuple[dict, int]:
+    with torch.device("meta"):  # shapes only: nothing is allocated, however large
+        model = EncoderDecoder(config)
+    shapes = {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
+    return shapes, model.num_parameters()
 
 
 def losses(model: EncoderDecoder, out: dict, x: torch.Tensor, y: torch.Tensor) -> dict:

@@ -13,11 +13,15 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch.nn import functional as F
 
+from .augment import DEFAULT_FOR_KIND, PRESETS
+from .augment import apply as augment_batch
 from .data import Dataset, Split
-from .models import EncoderDecoder, losses
+from .models import EncoderDecoder, losses, shown
 
 EPOCHS_RANGE = (1, 200)
 LR_RANGE = (1e-5, 1e-1)
+DEVICES = ("cpu", "cuda", "mps", "xpu")
+SEED_MAX = 2**63 - 1
 
 
 class TrainingError(RuntimeError):
@@ -26,6 +30,15 @@ class TrainingError(RuntimeError):
 
 class TrainingStopped(RuntimeError):
     """The user asked training to stop; nothing is saved."""
+
+
+def _whole(v, lo: int, hi: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+def default_settings(kind: str, encoder: str) -> dict:
+    """The learning rate and augmentation the Train page and `zoo` start from for a model."""
+    return {"lr": 2e-3 if encoder == "mlp" else 3e-3, "augment": DEFAULT_FOR_KIND[kind]}
 
 
 @dataclass
@@ -37,19 +50,25 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     limit: int | None = None   # train on the first N training images only
-    augment: bool = False      # random shifts of up to 2 pixels (classifiers)
+    augment: str = "none"      # a preset of `augment.PRESETS`: none, shift or handwriting
     log_every: int = 25        # steps between progress reports
 
     def __post_init__(self):
         lo, hi = EPOCHS_RANGE
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or not lo <= self.epochs <= hi:
-            raise TrainingError(f"Epochs must be a whole number from {lo} to {hi}; got {self.epochs!r}.")
-        if not LR_RANGE[0] <= self.lr <= LR_RANGE[1]:
-            raise TrainingError(f"Learning rate must be from {LR_RANGE[0]:g} to {LR_RANGE[1]:g}; got {self.lr!r}.")
-        if not 1 <= self.batch_size <= 4096:
-            raise TrainingError(f"Batch size must be from 1 to 4096; got {self.batch_size!r}.")
-        if self.limit is not None and self.limit < 1:
-            raise TrainingError(f"The training-set size must be at least 1; got {self.limit!r}.")
+        if not _whole(self.epochs, lo, hi):
+            raise TrainingError(f"Epochs must be a whole number from {lo} to {hi}; got {shown(self.epochs)}.")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not LR_RANGE[0] <= self.lr <= LR_RANGE[1]:
+            raise TrainingError(f"Learning rate must be from {LR_RANGE[0]:g} to {LR_RANGE[1]:g}; got {shown(self.lr)}.")
+        if not _whole(self.batch_size, 1, 4096):
+            raise TrainingError(f"Batch size must be from 1 to 4096; got {shown(self.batch_size)}.")
+        if self.limit is not None and not _whole(self.limit, 1, 10**9):
+            raise TrainingError(f"The training-set size must be a whole number of at least 1; got {shown(self.limit)}.")
+        if not _whole(self.seed, 0, SEED_MAX):
+            raise TrainingError(f"The seed must be a whole number from 0 to 2**63 - 1; got {shown(self.seed)}.")
+        if self.augment not in PRESETS:
+            raise TrainingError(f"Unknown augmentation {shown(self.augment)}; choose one of {', '.join(PRESETS)}.")
+        if not _whole(self.log_every, 1, 10**6):
+            raise TrainingError(f"Steps between reports must be a whole number of at least 1; got {shown(self.log_every)}.")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,32 +97,42 @@ class Progress:
         return self.elapsed * (1 - self.fraction) / self.fraction if self.fraction > 0 else float("nan")
 
 
+@dataclass
+class Step:
+    """Progress of work that is not a training loop: the share done and what is happening, as a
+    key of the interface's strings with `values` for its blanks (pages translate it)."""
+    fraction: float
+    stage: str
+    values: dict = field(default_factory=dict)
+
+
+def _available(kind: str) -> bool:
+    if kind == "cpu":
+        return True
+    if kind == "cuda":
+        return torch.cuda.is_available()
+    if kind == "mps":
+        return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    return hasattr(torch, "xpu") and torch.xpu.is_available()
+
+
 def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' picks CUDA, then MPS, then CPU."""
+    """'auto' picks CUDA, then MPS, then CPU; a named device must exist on this machine."""
+    name = str(name).strip().lower()
     if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
+        return torch.device(next(k for k in ("cuda", "mps", "cpu") if _available(k)))
+    kind = name.split(":")[0]
+    if kind not in DEVICES:
+        raise TrainingError(f"Unknown device {shown(name)}; use auto, {', '.join(DEVICES)}.")
     try:
         device = torch.device(name)
-    except RuntimeError:
-        raise TrainingError(f"Unknown device {name!r}; use auto, cpu, cuda or mps.") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise TrainingError("CUDA was asked for but no CUDA GPU is available; use --device auto or cpu.")
+    except (RuntimeError, ValueError):
+        raise TrainingError(f"Unknown device {shown(name)}; use auto, {', '.join(DEVICES)}.") from None
+    if not _available(kind):
+        raise TrainingError(f"{kind.upper()} was asked for but this machine has none; use auto or cpu.")
+    if kind == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise TrainingError(f"There is no {name}: this machine has {torch.cuda.device_count()} CUDA device(s).")
     return device
-
-
-def random_shift(x: torch.Tensor, gen: torch.Generator, pixels: int = 2) -> torch.Tensor:
-    """Shift each image by up to `pixels` in x and y (zero fill), batched."""
-    n = x.shape[0]
-    pad = F.pad(x, (pixels,) * 4)
-    dx, dy = (torch.randint(0, 2 * pixels + 1, (2, n), generator=gen)).to(x.device)
-    rows = (dy[:, None] + torch.arange(28, device=x.device)[None])   # (N, 28)
-    cols = (dx[:, None] + torch.arange(28, device=x.device)[None])   # (N, 28)
-    idx = torch.arange(n, device=x.device)[:, None, None]
-    return pad[:, 0][idx, rows[:, :, None], cols[:, None, :]].unsqueeze(1)
 
 
 @torch.no_grad()
@@ -163,12 +192,10 @@ def fit(model: EncoderDecoder, data: Dataset, config: TrainConfig | None = None,
         order = torch.randperm(n, generator=gen).to(device)
         epoch_loss, epoch_n = 0.0, 0
         for b in range(steps_per_epoch):
-            if stop is not None and stop.is_set():
-                raise TrainingStopped("Training was stopped; no model was saved.")
+            check_stop(stop)
             idx = order[b * config.batch_size:(b + 1) * config.batch_size]
             x = images[idx].unsqueeze(1).float().div_(255.0)  # (B,1,28,28)
-            if config.augment:
-                x = random_shift(x, gen)
+            x = augment_batch(x, PRESETS[config.augment], gen)
             y = labels[idx]
             loss = losses(model, model(x), x, y)["loss"]
             if not torch.isfinite(loss):
@@ -238,9 +265,17 @@ def time_per_sample(model: EncoderDecoder, batch_size: int = 128, steps: int = 3
     return sorted(times[1:])[len(times[1:]) // 2] / batch_size
 
 
+def check_stop(stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise TrainingStopped("Training was stopped; no model was saved.")
+
+
 def train_model(config, train_config: TrainConfig, data: Dataset, *, callback=None,
-                stop: threading.Event | None = None, command: str | None = None) -> EncoderDecoder:
-    """Build, train and test a model; its `meta` holds test metrics, history and recipe."""
+                stop: threading.Event | None = None, command: str | None = None,
+                test_limit: int | None = None) -> EncoderDecoder:
+    """Build, train and test a model (on the first `test_limit` test images, all by default);
+    its `meta` holds test metrics, history and recipe. A set `stop` raises TrainingStopped at any
+    point, the final test pass included."""
     from .models import build
 
     if config.dataset != data.name:
@@ -248,9 +283,12 @@ def train_model(config, train_config: TrainConfig, data: Dataset, *, callback=No
     torch.manual_seed(train_config.seed)  # the initial weights are part of the recipe
     model = build(config)
     history = fit(model, data, train_config, callback=callback, stop=stop)
-    metrics = evaluate(model, data.test)
+    check_stop(stop)
+    test = data.test.head(test_limit)
+    metrics = evaluate(model, test)
+    check_stop(stop)
     metrics.update(wall_time_s=history["wall_time_s"], samples_per_s=history["samples_per_s"],
-                   train_size=len(data.train.head(train_config.limit)), test_size=len(data.test))
+                   train_size=len(data.train.head(train_config.limit)), test_size=len(test))
     recipe = {"train": train_config.to_dict(), "device": history["device"]}
     if command:
         recipe["command"] = command

@@ -16,7 +16,7 @@ from torch.nn import functional as F
 from . import latent
 from .data import Dataset, Split
 from .models import EncoderDecoder, ModelConfig, build
-from .train import TrainConfig, TrainingError, evaluate, fit
+from .train import Step, TrainConfig, TrainingError, check_stop, evaluate, fit
 
 LABELS_PER_CLASS = (10, 100, 1000, None)  # None: all labels
 
@@ -66,20 +66,21 @@ def _accuracy(head, features, labels) -> float:
 
 
 def linear_probe(model: EncoderDecoder, data: Dataset, per_class=LABELS_PER_CLASS, callback=None,
-                 seed: int = 0) -> list[dict]:
+                 stop=None, seed: int = 0) -> list[dict]:
     """Test accuracy of the same linear classifier on three inputs: the frozen model's codes,
     raw pixels, and PCA codes of the same size, trained with `per_class` labels per class.
-    `callback(fraction, message)` reports progress."""
+    `callback(Step)` reports progress; a set `stop` ends it with TrainingStopped."""
     from sklearn.decomposition import PCA
 
-    report = callback or (lambda f, m: None)
+    report = callback or (lambda step: None)
     k = model.config.code_dim
-    report(0.0, "encoding")
+    report(Step(0.0, "probe_encoding"))
     train_codes = latent.encode_split(model, data.train)
     test_codes = latent.encode_split(model, data.test)
     train_px = data.train.images.reshape(len(data.train), -1).float() / 255
     test_px = data.test.images.reshape(len(data.test), -1).float() / 255
-    report(0.15, "pca")
+    check_stop(stop)
+    report(Step(0.15, "probe_pca", {"k": k}))
     pca = PCA(n_components=k, random_state=seed).fit(train_px.numpy())
     train_pca = torch.from_numpy(pca.transform(train_px.numpy())).float()
     test_pca = torch.from_numpy(pca.transform(test_px.numpy())).float()
@@ -94,13 +95,14 @@ def linear_probe(model: EncoderDecoder, data: Dataset, per_class=LABELS_PER_CLAS
             head = fit_linear(tr_s, data.train.labels[idx], seed=seed)
             row[name] = _accuracy(head, te_s, data.test.labels)
             done += 1
-            report(0.15 + 0.85 * done / steps, f"{name}, {n or 'all'} labels per class")
+            check_stop(stop)
+            report(Step(0.15 + 0.85 * done / steps, "probe_fitting", {"input": name, "n": n or 0}))
         rows.append(row)
     return rows
 
 
 def probe_model(model: EncoderDecoder, data: Dataset, per_class: int | None = None, seed: int = 0,
-                source_name: str | None = None) -> EncoderDecoder:
+                source_name: str | None = None, callback=None, stop=None) -> EncoderDecoder:
     """A classifier made of `model`'s frozen encoder and the linear head `linear_probe` measures
     (fitted on standardised codes, with the standardisation folded into the head's weights)."""
     if model.config.kind != "autoencoder":
@@ -109,7 +111,9 @@ def probe_model(model: EncoderDecoder, data: Dataset, per_class: int | None = No
     probe.encoder.load_state_dict(model.encoder.state_dict())
     probe.freeze_encoder()
     idx = balanced_subset(data.train.labels, per_class, seed)
+    (callback or (lambda step: None))(Step(0.0, "probe_encoding"))
     codes = latent.encode_split(model, Split(data.train.images[idx], data.train.labels[idx]))
+    check_stop(stop)
     mean, std = _moments(codes)
     start = time.perf_counter()
     head = fit_linear((codes - mean) / std, data.train.labels[idx], seed=seed)
@@ -138,6 +142,7 @@ def decoder_from_classifier(classifier: EncoderDecoder, data: Dataset, decoder: 
     model.encoder.load_state_dict(classifier.encoder.state_dict())
     model.freeze_encoder()
     history = fit(model, data, TrainConfig(epochs=epochs, lr=3e-3, seed=seed, limit=limit), callback=callback, stop=stop)
+    check_stop(stop)
     _describe(model, source_name or classifier.config.title, data, history, "decoder on a frozen classifier encoder",
               decoder=decoder, epochs=epochs, limit=limit)
     return model

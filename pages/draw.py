@@ -6,16 +6,16 @@ from encdec import latent
 from encdec.data import class_names
 from encdec.digitize import DrawingError, ink_from_canvas, ink_from_image, is_empty, to_mnist
 from encdec.projection import MapSettings, nearest
-from encdec.ui import charts
-from encdec.ui.common import (all_models, classifier_for, latent_map, map_is_ready, model_of, open_in_editor, page,
-                              png, probability_chart, split_codes, split_of, t)
+from encdec.ui import cache, charts
+from encdec.ui.common import (classifier_for, codes_or_stop, models_of, open_in_editor, page, png, probability_chart,
+                              t)
 from encdec.imaging import grid
 from encdec.urlstate import Start
 
 UNSURE = 0.6  # below this top probability the prediction is shown as a guess
 
 info = page("page_draw", "draw_intro")
-model = model_of(info)
+model = cache.model(info)
 names = class_names(model.config.dataset)
 
 left, right = st.columns([1, 2])
@@ -44,17 +44,17 @@ with right:
     a, b, c = st.columns(3)
     a.image(png(x, 5), caption=t("draw_seen"))
     if not model.is_classifier:
-        b.image(png(latent.render(model, code)[0], 5), caption=t("reconstruction"))
+        b.image(png(latent.decode(model, code)[0], 5), caption=t("reconstruction"))
     c.plotly_chart(charts.code_bars(code[0]), key="draw_code")
     c.caption(t("home_code", k=model.config.code_dim))
 
-    models = all_models()[0]
-    clf_names = [n for n, i in models.items() if i.config.kind == "classifier" and i.config.dataset == model.config.dataset]
-    if clf_names:
-        default = info.name if model.is_classifier else classifier_for(model.config.dataset, models).name
+    clfs = models_of("classifier", model.config.dataset)
+    if clfs:
+        clf_names = list(clfs)
+        default = info.name if model.is_classifier else classifier_for(model.config.dataset).name
         clf_name = st.selectbox(t("draw_classifier"), clf_names, index=clf_names.index(default), key="draw_clf")
-        clf = model_of(models[clf_name])
-        probs = latent.render(clf, latent.encode(clf, x[None, None]))[0]
+        clf = cache.model(clfs[clf_name])
+        probs = latent.class_probabilities(clf, latent.encode(clf, x[None, None]))[0]
         top = int(probs.argmax())
         if probs[top] >= UNSURE:
             st.success(t("draw_prediction", label=names[top], p=float(probs[top])))
@@ -65,16 +65,14 @@ with right:
         open_in_editor(Start("code"), code[0])
 
 st.subheader(t("draw_on_map"))
-settings = MapSettings()
-if not map_is_ready(info, "test", settings) and not st.button(t("draw_compute_map")):
-    st.caption(t("draw_map_hint"))
-    st.stop()
-with st.spinner(t("map_computing", n=10000), show_time=True):
-    result = latent_map(info, "test", settings)
-    where = result.projector.transform(code.numpy())
-test = split_of(info, "test")
+codes = codes_or_stop(info)
+result, pending = cache.map_now(info, "test", MapSettings())
+if pending:
+    st.caption(t("map_pca_for_now"))
+where = result.projector(codes).transform(code.numpy())
+test = cache.split(model.config.dataset, "test")
 st.plotly_chart(charts.latent_map(result.embedding, test.labels.numpy(), names, marked=where,
                                   marked_name=t("draw_yours"), height=520), key="draw_map")
-near = nearest(split_codes(info, "test"), code, 8)[0]
+near = nearest(codes, code, 8)[0]
 st.caption(t("draw_neighbours"))
 st.image(png(grid(test.floats(near)[None, :, 0], pad=1), 3))

@@ -5,18 +5,19 @@ from encdec import latent
 from encdec.data import class_names
 from encdec.imaging import code_csv, grid, png_bytes
 from encdec.ui import charts
-from encdec.ui.common import dataset, model_of, page, png, probability_chart, t, test_codes
-from encdec.urlstate import Start, encode_code, parse_link
+from encdec.ui import cache
+from encdec.ui.common import codes_or_stop, page, png, probability_chart, t
+from encdec.urlstate import LinkError, Start, code_to_text, parse_link
 
 SHOWN = 16  # sliders shown before "the other dimensions"
 STEPS = 10  # columns of the traversal grid
 
 info = page("page_editor", "editor_intro")
-model = model_of(info)
+model = cache.model(info)
 k = model.config.code_dim
-test = dataset(model.config.dataset).test
+test = cache.dataset(model.config.dataset).test
 names = class_names(model.config.dataset)
-codes, ranges = test_codes(info)
+codes, ranges = codes_or_stop(info), cache.ranges(info)
 if model.is_classifier:
     st.info(t("editor_classifier_note"))
 ed = st.session_state.setdefault("editor", {})
@@ -68,8 +69,8 @@ elif ed.get("model") != info.name:
     if "model" not in ed:  # the first visit: a shared link may say where to start
         try:
             start, z = parse_link(st.query_params.get("start"), st.query_params.get("z"), k, len(test))
-        except ValueError as e:
-            st.warning(t("bad_link", error=e))
+        except LinkError as e:
+            st.warning(t("bad_link", error=t(f"link_{e.key}", **e.values)))
             start, z = Start("test", 0), None
     begin(start, z)
 
@@ -89,7 +90,7 @@ a, b, _ = st.columns([1, 1, 4])
 if start.kind == "test":
     a.image(png(test.floats(start.index)[0, 0], 4), caption=f"{t('input')}: {names[int(test.labels[start.index])]}")
 if not model.is_classifier:
-    b.image(png(latent.render(model, ed["base"])[0], 4), caption=t("reconstruction"))
+    b.image(png(latent.decoder_output(model, ed["base"])[0], 4), caption=t("reconstruction"))
 
 
 # -- the editor: sliders and what the decoder makes of them -----------------------------
@@ -113,7 +114,7 @@ def editor() -> None:
         shown = [focus] + [d for d in shown if d != focus]
     rest = [d for d in order if d not in shown]
     z = torch.tensor([st.session_state[f"z{i}"] for i in range(k)])
-    out = latent.render(model, z)[0]
+    out = latent.decoder_output(model, z)[0]
     left, right = st.columns([3, 2])
     with right:
         if model.is_classifier:
@@ -135,7 +136,7 @@ def editor() -> None:
             with st.expander(t("more_dims", n=len(rest))):
                 for d in rest:
                     slider(d)
-    st.query_params["z"] = encode_code(z)
+    st.query_params["z"] = code_to_text(z)
 
     st.subheader(t("traversal"))
     rows = latent.traversal(model, z, ranges, dims=shown, steps=STEPS)  # (D, STEPS, ...)
@@ -186,7 +187,7 @@ def interpolation() -> None:
                       format_func=lambda m: t(f"interp_{m}"), key="interp_method", horizontal=True)
     path = latent.interpolate(codes[i], codes[j], steps, method)
     labels = [f"{s / (steps - 1):.2f}" for s in range(steps)]
-    show_row(latent.render(model, path), labels)
+    show_row(latent.decoder_output(model, path), labels)
 
 
 @st.fragment
@@ -202,9 +203,9 @@ def arithmetic() -> None:
     inputs = torch.stack([test.floats(i)[0, 0] for i in idx])
     labels = ["A", "B", "C"]
     if model.is_classifier:
-        show_row(latent.render(model, torch.stack([*terms, result])), labels + [t("arith_result")])
+        show_row(latent.decoder_output(model, torch.stack([*terms, result])), labels + [t("arith_result")])
     else:
-        outs = latent.render(model, torch.stack([*terms, result]))
+        outs = latent.decoder_output(model, torch.stack([*terms, result]))
         for col, img, out, label in zip(st.columns(4), [*inputs, None], outs, labels + [t("arith_result")]):
             if img is not None:
                 col.image(png(img, 3), caption=f"{label}: {t('input')}")

@@ -1,18 +1,18 @@
 import streamlit as st
 
+from encdec import latent
 from encdec.data import class_names
-from encdec.latent import encode, render
-from encdec.ui import charts
-from encdec.ui.common import dataset, model_of, page, png, probability_chart, t
+from encdec.ui import cache, charts
+from encdec.ui.common import page, png, probability_chart, t
 
 info = page("app_title", "home_intro", markdown=True, needs_model=False)
 st.markdown(t("home_classifier"))
 
 if info is not None:
-    model = model_of(info)
+    model = cache.model(info)
     k = model.config.code_dim
-    x = dataset(model.config.dataset).test.floats(slice(0, 1))
-    code = encode(model, x)
+    x = cache.dataset(model.config.dataset).test.floats(slice(0, 1))
+    code = latent.encode(model, x)
     st.subheader(t("home_pipeline") + f": {info.name}")
     a, b, c = st.columns([1, 2, 1])
     a.image(png(x[0, 0], 6), caption=t("home_input"))
@@ -20,16 +20,14 @@ if info is not None:
     b.caption(t("home_code", k=k))
     if model.is_classifier:
         with c:
-            probability_chart(render(model, code)[0], class_names(model.config.dataset))
+            probability_chart(latent.class_probabilities(model, code)[0], class_names(model.config.dataset))
             st.caption(t("home_output_class"))
     else:
-        c.image(png(render(model, code)[0], 6), caption=t("home_output_image"))
+        c.image(png(latent.decode(model, code)[0], 6), caption=t("home_output_image"))
     st.markdown(t("home_ratio", ratio=784 / k, k=k))
 
 st.subheader(t("home_pages"))
-for page, icon, blurb in [("editor", "tune", "home_link_editor"), ("map", "scatter_plot", "home_link_map"),
-                          ("draw", "draw", "home_link_draw"), ("classifier", "category", "home_link_classifier"),
-                          ("transfer", "swap_horiz", "home_link_transfer"), ("models", "folder_open", "home_link_models"),
-                          ("train", "model_training", "home_link_train")]:
-    st.page_link(f"pages/{page}.py", label=t(f"page_{page}"), icon=f":material/{icon}:")
-    st.caption(t(blurb))
+for name, icon in [("editor", "tune"), ("map", "scatter_plot"), ("draw", "draw"), ("classifier", "category"),
+                   ("transfer", "swap_horiz"), ("models", "folder_open"), ("train", "model_training")]:
+    st.page_link(f"pages/{name}.py", label=t(f"page_{name}"), icon=f":material/{icon}:")
+    st.caption(t(f"home_link_{name}"))

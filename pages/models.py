@@ -1,39 +1,27 @@
 import streamlit as st
 
-from encdec.checkpoint import CheckpointError
-from encdec.ui.common import all_models, free_name, kind_label, model_of, page, parts_label, select_model, t, user_store
+from encdec.checkpoint import CheckpointError, metric_summary
+from encdec.ui.common import all_models, kind_label, metric_names, my_store, page, parts_label, select_model, t
 
 page("page_models", "models_intro", needs_model=False)
 
-
-def score(info) -> str:
-    m = info.metrics
-    if "accuracy" in m:
-        return f"{t('metric_accuracy')} {m['accuracy']:.2%}"
-    return f"{t('metric_mse')} {m['mse']:.4f}" if "mse" in m else "–"
-
-
 info = st.session_state.get("current")
 if info is not None:
-    model = model_of(info)
-    c = info.config
+    c, m = info.config, info.metrics
     st.subheader(info.name)
     left, right = st.columns(2)
     left.markdown("\n".join([
         f"- **{t('card_kind')}**: {kind_label(c.kind)}",
         f"- **{t('card_parts')}**: {parts_label(c)}",
         f"- **{t('card_code')}**: {c.code_dim}",
-        f"- **{t('card_params')}**: {model.num_parameters():,} = "
-        f"{model.num_parameters('encoder'):,} + {model.num_parameters('decoder'):,}",
+        f"- **{t('card_params')}**: {c.num_parameters():,}",
         f"- **{t('card_dataset')}**: {c.dataset}",
         f"- **{t('card_created')}**: {info.meta.get('created', '–')}",
         f"- **{t('card_source')}**: {t('source_shipped') if info.shipped else t('source_user')}",
     ]))
-    m = info.metrics
-    metrics = {t("metric_" + k): (f"{m[k]:.2%}" if k == "accuracy" else f"{m[k]:.5g}")
-               for k in ("accuracy", "cross_entropy", "mse", "bce", "kl", "neg_elbo") if k in m}
     right.markdown(f"**{t('card_metrics')}**")
-    right.table(metrics)
+    right.table({t("metric_" + k): (f"{m[k]:.2%}" if k == "accuracy" else f"{m[k]:.5g}")
+                 for k in ("accuracy", "cross_entropy", "mse", "bce", "kl", "neg_elbo") if k in m})
     st.download_button(t("download_model"), info.path.read_bytes(), file_name=info.path.name,
                        mime="application/octet-stream", on_click="ignore")
     if not info.shipped:
@@ -42,8 +30,11 @@ if info is not None:
             st.write(t("delete_confirm", name=name))
             yes, no = st.columns(2)
             if yes.button(t("delete_yes"), type="primary"):
-                user_store().delete(name)
-                st.session_state["flash"] = t("deleted", name=name)
+                try:
+                    my_store().delete(name)
+                    st.session_state["flash"] = t("deleted", name=name)
+                except CheckpointError:
+                    st.session_state["flash"] = t("delete_gone", name=name)
                 st.rerun()
             if no.button(t("delete_no")):
                 st.rerun()
@@ -60,7 +51,7 @@ upload = st.file_uploader(t("upload"), type=["safetensors"], help=t("upload_help
 if upload is not None and st.session_state.get("uploaded") != upload.file_id:
     st.session_state["uploaded"] = upload.file_id
     try:
-        name = user_store().import_bytes(upload.getvalue(), free_name(upload.name))
+        name = my_store().import_bytes(upload.getvalue(), upload.name)
     except CheckpointError as e:
         st.session_state["upload_error"] = t("upload_bad", error=e)
     else:
@@ -71,8 +62,7 @@ if err := st.session_state.pop("upload_error", None):
     st.error(err)
 
 st.subheader(t("all_models"))
-models, _ = all_models()
 st.dataframe([{t("col_name"): n, t("col_model"): f"{kind_label(i.config.kind)}, {parts_label(i.config)}, {i.config.code_dim}",
-               t("card_dataset"): i.config.dataset, t("col_score"): score(i),
-               t("col_source"): t("source_shipped") if i.shipped else t("source_user")} for n, i in models.items()],
-             hide_index=True, width="stretch")
+               t("card_dataset"): i.config.dataset, t("col_score"): metric_summary(i.metrics, metric_names()),
+               t("col_source"): t("source_shipped") if i.shipped else t("source_user")}
+              for n, i in all_models()[0].items()], hide_index=True, width="stretch")

@@ -1,51 +1,49 @@
 import streamlit as st
-import torch
 
-from encdec import latent, transfer
-from encdec.checkpoint import CheckpointError
+from encdec import jobs, latent, transfer
 from encdec.data import class_names
 from encdec.imaging import grid
-from encdec.ui import charts
-from encdec.ui.common import all_models, dataset, free_name, model_of, page, png, select_model, t, user_store
+from encdec.ui import cache, charts
+from encdec.ui.common import job_queue, models_of, my_store, page, png, t
+from encdec.ui.progress import adopt, live, outcome
 
 info = page("page_transfer", "transfer_intro", markdown=True)
 data_name = info.config.dataset
-data = dataset(data_name)
-models = all_models()[0]
+data = cache.dataset(data_name)
 names = class_names(data_name)
-of_kind = lambda kind: [n for n, i in models.items() if i.config.kind == kind and i.config.dataset == data_name]
-results = st.session_state.setdefault("transfer", {})
+running = st.session_state.setdefault("transfer_jobs", {})  # "probe" | "probe_model" | "decoder" -> Job
 
 
-def save(model, name: str) -> None:
-    try:
-        saved = free_name(name)
-        user_store().save(model, saved)
-    except CheckpointError as e:
-        st.error(str(e))
-        return
-    select_model(saved)
-    st.success(t("transfer_saved", name=saved))
+def start(slot: str, job: jobs.Job) -> None:
+    running[slot] = job_queue().submit(job)
+    st.rerun()
 
 
-def progress_bar():
-    bar = st.progress(0.0)
-    return lambda fraction, message="": bar.progress(min(1.0, fraction), text=message)
+def show(slot: str, done_key: str | None) -> jobs.Job | None:
+    """A job of this page: live progress (and Stop) while it runs, one sentence when it has ended."""
+    job = running.get(slot)
+    if job is not None and not job.finished:
+        live(job)
+    elif job is not None:
+        adopt(job)
+        outcome(job, done_key)
+    return job
 
 
 # -- 1. a linear probe on an autoencoder's code --------------------------------------------------
 st.subheader(t("probe_title"))
 st.caption(t("probe_help"))
-aes = of_kind("autoencoder")
+aes = list(models_of("autoencoder", data_name))
 if aes:
     ae_name = st.selectbox(t("probe_source"), aes, key="probe_ae", index=aes.index(info.name) if info.name in aes else 0)
-    if st.button(t("probe_run"), type="primary"):
-        report = progress_bar()
-        rows = transfer.linear_probe(model_of(models[ae_name]), data, callback=report)
-        results["probe"] = (ae_name, rows)
-    if "probe" in results and results["probe"][0] == ae_name:
-        rows = results["probe"][1]
-        k = models[ae_name].config.code_dim
+    ae_info = models_of("autoencoder", data_name)[ae_name]
+    busy = running.get("probe") is not None and not running["probe"].finished
+    if st.button(t("probe_run"), type="primary", disabled=busy):
+        st.session_state["probe_of"] = ae_name
+        start("probe", jobs.linear_probe(cache.model(ae_info), data))
+    probe = show("probe", None)
+    if probe is not None and probe.status == "done" and st.session_state.get("probe_of") == ae_name:
+        rows, k = probe.result, ae_info.config.code_dim
         st.dataframe([{t("probe_labels"): r["labels_per_class"] or t("probe_all"), t("probe_train_size"): r["train_size"],
                        t("probe_code", k=k): f"{r['code']:.1%}", t("probe_pixels"): f"{r['pixels']:.1%}",
                        t("probe_pca", k=k): f"{r['pca']:.1%}"} for r in rows], hide_index=True)
@@ -55,46 +53,47 @@ if aes:
         per_class = st.select_slider(t("probe_save_labels"), transfer.LABELS_PER_CLASS,
                                      format_func=lambda n: str(n) if n else t("probe_all"), key="probe_save_n")
         if st.button(t("probe_save")):
-            probe = transfer.probe_model(model_of(models[ae_name]), data, per_class=per_class, source_name=ae_name)
-            save(probe, f"{ae_name}-probe-{per_class or 'all'}")
+            start("probe_model", jobs.probe_model(cache.model(ae_info), data, per_class, my_store(),
+                                                  f"{ae_name}-probe-{per_class or 'all'}", ae_name))
+        show("probe_model", "transfer_saved")
 else:
     st.info(t("transfer_need_ae"))
 
 # -- 2. a new decoder on a classifier's code -----------------------------------------------------
 st.subheader(t("decoder_title"))
 st.caption(t("decoder_help"))
-clfs = of_kind("classifier")
+clfs = models_of("classifier", data_name)
 if not clfs:
     st.info(t("transfer_need_clf"))
     st.stop()
 c1, c2, c3, c4 = st.columns(4)
-clf_name = c1.selectbox(t("decoder_source"), clfs, key="dec_clf")
+clf_name = c1.selectbox(t("decoder_source"), list(clfs), key="dec_clf")
 decoder = c2.radio(t("train_decoder"), ["deconv", "mlp"], format_func=lambda d: t(f"dec_{d}"), key="dec_kind")
 epochs = c3.number_input(t("train_epochs"), 1, 10, 2, key="dec_epochs")
 size = c4.select_slider(t("train_size"), [5000, 10000, 20000, 55000], 20000, format_func=lambda n: f"{n:,}", key="dec_size")
-clf_info = models[clf_name]
-k = clf_info.config.code_dim
-partners = [n for n in of_kind("autoencoder") if models[n].config.code_dim == k]
-if st.button(t("decoder_run"), type="primary"):
-    report = progress_bar()
-    model = transfer.decoder_from_classifier(
-        model_of(clf_info), data, decoder=decoder, epochs=int(epochs), limit=size, source_name=clf_name,
-        callback=lambda p: report(p.fraction, t("train_running", epoch=p.epoch, epochs=p.epochs)))
-    results["decoder"] = (clf_name, model)
-if "decoder" in results and results["decoder"][0] == clf_name:
-    model = results["decoder"][1]
-    x = data.test.floats(slice(0, 12))
-    rows = [x[:, 0], latent.render(model, latent.encode(model, x))]
-    table = [{t("col_model"): t("decoder_from_clf", name=clf_name), t("metric_mse"): f"{model.meta['metrics']['mse']:.4f}"}]
-    captions = [t("input"), t("decoder_from_clf", name=clf_name)]
-    if partners:
-        ae = model_of(models[partners[0]])
-        rows.append(latent.render(ae, latent.encode(ae, x)))
-        table.append({t("col_model"): partners[0], t("metric_mse"): f"{models[partners[0]].metrics['mse']:.4f}"})
-        captions.append(partners[0])
-    st.dataframe(table, hide_index=True)
-    for image_row, caption in zip(rows, captions):
-        st.image(png(grid(image_row[None], pad=1), 3), caption=caption)
-    st.caption(t("decoder_story"))
-    if st.button(t("decoder_save")):
-        save(model, f"{clf_name}-{decoder}-decoder")
+clf_info = clfs[clf_name]
+busy = running.get("decoder") is not None and not running["decoder"].finished
+if st.button(t("decoder_run"), type="primary", disabled=busy):
+    start("decoder", jobs.new_decoder(cache.model(clf_info), data, decoder, int(epochs), size, my_store(),
+                                      f"{clf_name}-{decoder}-decoder", clf_name))
+done = show("decoder", "transfer_saved")
+if done is not None and done.status == "done":
+    new = models_of("autoencoder", data_name).get(done.result)
+    if new is not None:
+        model = cache.model(new)
+        x = data.test.floats(slice(0, 12))
+        rows = [x[:, 0], latent.decode(model, latent.encode(model, x))]
+        table = [{t("col_model"): t("decoder_from_clf", name=new.name), t("metric_mse"): f"{new.metrics['mse']:.4f}"}]
+        captions = [t("input"), t("decoder_from_clf", name=new.name)]
+        partners = models_of("autoencoder", data_name, new.config.code_dim)
+        partners.pop(new.name, None)
+        if partners:
+            name, partner = next(iter(partners.items()))
+            ae = cache.model(partner)
+            rows.append(latent.decode(ae, latent.encode(ae, x)))
+            table.append({t("col_model"): name, t("metric_mse"): f"{partner.metrics['mse']:.4f}"})
+            captions.append(name)
+        st.dataframe(table, hide_index=True)
+        for image_row, caption in zip(rows, captions):
+            st.image(png(grid(image_row[None], pad=1), 3), caption=caption)
+        st.caption(t("decoder_story"))

@@ -117,9 +117,9 @@ def test_training_from_the_page_saves_a_model_and_makes_it_current(user_home):
         time.sleep(0.2)
     assert job.status == "done", job.error
     at.run()
-    assert at.success[0].value == EN["train_done"].format(name=job.saved_as)
-    assert at.sidebar.selectbox(key="model").value == job.saved_as
-    assert encdec.load(user_home / "models" / f"{job.saved_as}.safetensors").config.code_dim == 4
+    assert at.success[0].value == EN["train_done"].format(name=job.result)
+    assert at.sidebar.selectbox(key="model").value == job.result
+    assert encdec.load(user_home / "models" / f"{job.result}.safetensors").config.code_dim == 4
 
 
 def test_models_page_shows_a_user_model_card(user_home):
@@ -141,4 +141,65 @@ def test_a_missing_or_corrupt_dataset_gets_one_sentence_on_every_page(tmp_path, 
     for page in PAGES:
         at = app(page=page)
         assert len(at.error) == 1 and str(raw) in at.error[0].value
-        assert ("could not be read" if damage == "corrupt" else "files are missing") in at.error[0].value
+        assert ("replace it with the original" if damage == "corrupt" else "files are missing") in at.error[0].value
+
+
+def _raw_checkpoint(path, meta):
+    """A checkpoint whose metadata is written as given, bypassing save's own checks."""
+    import json
+    import struct
+
+    encdec.save(encdec.build(encdec.ModelConfig(code_dim=3)), path)
+    data = path.read_bytes()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    header["__metadata__"]["meta"] = json.dumps(meta)
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n:])
+
+
+@pytest.mark.parametrize("page", ["models", "home", "train"])
+def test_one_bad_model_card_never_breaks_a_page_for_anyone(user_home, page):
+    _raw_checkpoint(user_home / "models" / "bad.safetensors", {"metrics": {"accuracy": "high"}})
+    _raw_checkpoint(user_home / "models" / "worse.safetensors", {"metrics": "high"})
+    encdec.save(encdec.build(encdec.ModelConfig(code_dim=5)), user_home / "models" / "good.safetensors", metrics={"mse": 0.1})
+    at = app(page=page)
+    assert not at.error
+    assert EN["unreadable_models"].format(n=2) in [c.value for c in at.sidebar.caption]
+    assert "good" in at.sidebar.selectbox(key="model").options
+
+
+@pytest.mark.parametrize("name,problem", [("!!!", "name_characters"), ("", "name_empty"), ("...", "name_dots")])
+def test_the_train_page_explains_a_bad_name_in_the_page_language(name, problem):
+    at = app(page="train", params={"lang": "中文"})
+    at.text_input[0].set_value(name).run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == [ZH[problem]]
+    assert at.button(key="start_training").disabled
+
+
+def test_a_name_in_chinese_is_accepted():
+    at = app(page="train", params={"lang": "中文"})
+    at.text_input[0].set_value("我的模型").run()
+    assert not at.warning and not at.button(key="start_training").disabled
+
+
+@pytest.mark.parametrize("name,value", [("ENCDEC_MAX_TRAININGS", "two"), ("ENCDEC_HOME", "FILE")])
+def test_a_bad_setting_gets_one_sentence_and_the_app_keeps_running(tmp_path, monkeypatch, name, value):
+    (tmp_path / "FILE").write_text("a file")
+    monkeypatch.setenv(name, str(tmp_path / "FILE") if value == "FILE" else value)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception and len(at.error) == 1 and name in at.error[0].value
+
+
+def test_a_model_whose_codes_overflow_gets_a_sentence_on_the_map_and_draw_pages(user_home):
+    model = encdec.build(encdec.ModelConfig(code_dim=3))
+    with torch.no_grad():
+        model.encoder.net[-1].weight.fill_(3e38)  # finite weights, codes beyond float32
+    encdec.save(model, user_home / "models" / "huge.safetensors")
+    for page in ("map", "editor"):
+        at = app(model="huge", page=page)
+        assert not at.exception and not at.error
+        assert [w.value for w in at.warning] == [EN["codes_not_finite"].format(name="huge")]

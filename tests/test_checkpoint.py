@@ -8,6 +8,7 @@ import torch
 
 import encdec
 from encdec import CheckpointError, ModelConfig, ModelStore, build
+from tests.conftest import ROOT
 
 
 @pytest.fixture
@@ -175,3 +176,205 @@ def test_shipped_store_is_read_only(tmp_path, model):
         store.save(model, "x")
     with pytest.raises(CheckpointError, match="read-only"):
         store.delete("x")
+
+
+# -- hostile files, names and concurrency ------------------------------------------------------
+
+def _header_only(config: dict, meta: dict | None = None, tensors: dict | None = None) -> bytes:
+    """A safetensors file made by hand: a header (with our metadata) and whatever tensors it claims."""
+    header = {"__metadata__": {"format": "encdec", "format_version": "1", "config": json.dumps(config),
+                               "meta": json.dumps(meta or {})}, **(tensors or {})}
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    return struct.pack("<Q", len(raw)) + raw
+
+
+def test_a_tiny_file_claiming_a_huge_model_is_refused_without_building_it(tmp_path):
+    import resource
+    import time
+
+    path = tmp_path / "huge.safetensors"
+    path.write_bytes(_header_only({"kind": "autoencoder", "encoder": "cnn", "decoder": "deconv", "code_dim": 64,
+                                   "hidden": 2048}))
+    assert path.stat().st_size < 400
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    with pytest.raises(CheckpointError, match="parameters"):
+        encdec.load(path)
+    assert time.perf_counter() - start < 2.0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KB: nothing was allocated
+
+
+def test_declared_tensors_are_checked_against_the_config_before_allocating(tmp_path, model):
+    good = encdec.save(model, tmp_path / "m.safetensors").read_bytes()
+    n = struct.unpack("<Q", good[:8])[0]
+    header = json.loads(good[8:8 + n])
+    name = next(k for k in header if k != "__metadata__")
+    header[name]["shape"] = [4096, 4096]  # claims a far larger tensor than the file holds
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(struct.pack("<Q", len(raw)) + raw + good[8 + n:])
+    with pytest.raises(CheckpointError):
+        encdec.load(bad)
+
+
+def test_the_largest_model_save_accepts_is_a_model_load_accepts():
+    from encdec.models import MAX_PARAMETERS
+
+    with pytest.raises(encdec.ConfigError, match="smaller hidden width"):
+        ModelConfig(kind="autoencoder", encoder="lstm", decoder="lstm", code_dim=64, hidden=2048)
+    biggest = ModelConfig(kind="vae", encoder="mlp", decoder="mlp", code_dim=64, hidden=2048)
+    assert biggest.num_parameters() <= MAX_PARAMETERS
+    assert biggest.num_parameters() * 4 < encdec.checkpoint.MAX_BYTES
+
+
+@pytest.mark.parametrize("meta,says", [
+    ({"metrics": {"accuracy": "high"}}, "metrics.accuracy"),
+    ({"metrics": "high"}, "metrics"),
+    ({"metrics": {"mse": float("nan")}}, "metrics.mse"),
+    ({"metrics": {"mse": True}}, "metrics.mse"),
+    ({"dataset": "cifar"}, "dataset"),
+    ({"history": {"val_loss": ["x"]}}, "history"),
+    ({"recipe": [1, 2]}, "recipe"),
+])
+def test_a_model_card_with_the_wrong_types_is_refused(tmp_path, model, meta, says):
+    path = encdec.save(model, tmp_path / "m.safetensors")
+    _rewrite_header(path, lambda h: h["__metadata__"].update(meta=json.dumps(meta)))
+    with pytest.raises(CheckpointError, match=says):
+        encdec.load(path)
+    listed = ModelStore(tmp_path).list()
+    assert listed[0].error and listed[0].config is None  # a listing shows it as unreadable, never raises
+
+
+def test_deeply_nested_json_is_one_checkpoint_error(tmp_path, model):
+    path = encdec.save(model, tmp_path / "m.safetensors")
+    deep = "[" * 200_000 + "]" * 200_000
+    _rewrite_header(path, lambda h: h["__metadata__"].update(meta='{"x": ' + deep[:2000] + "}"))
+    with pytest.raises(CheckpointError, match="nests"):
+        encdec.load(path)
+    _rewrite_header(path, lambda h: h["__metadata__"].update(config=deep))
+    with pytest.raises(CheckpointError):
+        encdec.load(path)
+
+
+def test_a_huge_description_is_refused_before_it_is_parsed(tmp_path, model):
+    path = encdec.save(model, tmp_path / "m.safetensors")
+    _rewrite_header(path, lambda h: h["__metadata__"].update(meta=json.dumps({"notes": "x" * (3 << 20)})))
+    with pytest.raises(CheckpointError, match="description"):
+        encdec.read_header(path)
+
+
+def test_concurrent_saves_under_one_name_never_overwrite_each_other(tmp_path, model):
+    import threading
+
+    store = ModelStore(tmp_path / "store")
+    data = encdec.save(model, tmp_path / "up.safetensors").read_bytes()
+    names, errors = [], []
+    barrier = threading.Barrier(12)
+
+    def upload(i):
+        barrier.wait()
+        try:
+            if i % 2:
+                names.append(store.import_bytes(data, "digits.safetensors"))
+            else:
+                names.append(store.save(model, "digits", metrics={"i": i}))
+        except Exception as e:  # noqa: BLE001 - collected and asserted below
+            errors.append(e)
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(12)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors and len(set(names)) == 12
+    assert {i.name for i in store.list()} == set(names)
+    assert not [p for p in store.root.iterdir() if p.name.startswith(".")]
+
+
+def test_save_without_overwrite_refuses_an_existing_file(tmp_path, model):
+    path = encdec.save(model, tmp_path / "m.safetensors", metrics={"v": 1})
+    with pytest.raises(CheckpointError, match="exists already"):
+        encdec.save(model, path, overwrite=False, metrics={"v": 2})
+    assert encdec.load(path).meta["metrics"] == {"v": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
+
+
+def test_saved_models_have_ordinary_permissions(tmp_path, model):
+    old = os.umask(0o022)
+    try:
+        path = encdec.save(model, tmp_path / "m.safetensors")
+        stored = ModelStore(tmp_path / "s").save(model, "x")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "s" / f"{stored}.safetensors").stat().st_mode & 0o777 == 0o644
+
+
+def test_leftovers_of_killed_saves_are_cleaned_when_the_store_opens(tmp_path, model):
+    import time
+
+    root = tmp_path / "store"
+    ModelStore(root).save(model, "kept")
+    old, young = root / ".tmp-old.safetensors", root / ".tmp-young.safetensors"
+    old.write_bytes(b"half")
+    young.write_bytes(b"half")
+    long_ago = time.time() - 3600
+    os.utime(old, (long_ago, long_ago))
+    ModelStore(root)
+    assert not old.exists() and young.exists()  # a save in progress is left alone
+    assert [i.name for i in ModelStore(root).list()] == ["kept"]
+
+
+@pytest.mark.parametrize("name,stem", [
+    ("我的模型", "我的模型"), ("模型.safetensors", "模型"), ("我的模型-v2.safetensors", "我的模型-v2"),
+    ("Modèle_ü", "Modèle_ü"), ("a b/c", "a-b-c"), ("../../etc/passwd", "etc-passwd"),
+])
+def test_model_names_keep_letters_of_every_script(name, stem):
+    from encdec.checkpoint import name_problem, safe_name
+
+    assert safe_name(name) == stem
+    assert (name_problem(name) is None) == ("/" not in name)  # a typed name with a slash is questioned
+
+
+@pytest.mark.parametrize("name,problem", [("", "empty"), ("   ", "empty"), ("!!!", "characters"), ("...", "dots"),
+                                          (".hidden", "dots"), ("a\x00b", "characters"), ("x" * 81, "too_long")])
+def test_unusable_names_are_named(name, problem):
+    from encdec.checkpoint import name_problem
+
+    assert name_problem(name) == problem
+
+
+def test_a_reuploaded_shipped_model_gets_a_numbered_name_not_a_suffix(tmp_path):
+    shipped = ROOT / "models" / "mnist-lstm-clf.safetensors"
+    store = ModelStore(tmp_path / "store", reserved=["mnist-lstm-clf"])
+    assert store.import_bytes(shipped.read_bytes(), "mnist-lstm-clf.safetensors") == "mnist-lstm-clf-2"
+    assert store.import_bytes(shipped.read_bytes(), "!!!.safetensors") == "upload"
+
+
+def test_a_folder_given_as_a_model_says_so(tmp_path):
+    (tmp_path / "dir.safetensors").mkdir()
+    with pytest.raises(CheckpointError, match="is a folder"):
+        encdec.load(tmp_path / "dir.safetensors")
+
+
+def test_error_messages_cut_long_user_input(tmp_path, model):
+    path = encdec.save(model, tmp_path / "m.safetensors")
+    _rewrite_header(path, lambda h: h["__metadata__"].update(config=json.dumps({"encoder": "x" * 1_000_000})))
+    with pytest.raises(CheckpointError) as e:
+        encdec.load(path)
+    assert len(str(e.value)) < 400
+
+
+def test_listings_are_read_once_per_file_version(tmp_path, model, monkeypatch):
+    import encdec.checkpoint as ck
+
+    store = ModelStore(tmp_path)
+    store.save(model, "a")
+    calls = []
+    original = ck.read_header
+    monkeypatch.setattr(ck, "read_header", lambda p: calls.append(p) or original(p))
+    store.list()
+    store.list()
+    assert len(calls) <= 1

@@ -56,11 +56,31 @@ def test_missing_files_name_the_folder_and_the_four_files(tmp_path):
     assert str(raw) in msg and all(f in msg for f in IDX_FILES)
 
 
-def test_corrupt_idx_file_is_a_clear_error(tmp_path):
+@pytest.mark.parametrize("name,content,says", [
+    ("train-images-idx3-ubyte", b"\x00\x00\x08\x03garbage", "too short"),
+    ("t10k-images-idx3-ubyte", bytes(range(256)) * 40, "not an IDX file"),
+    ("train-labels-idx1-ubyte", b"<!DOCTYPE html><html><body>502 Bad Gateway</body></html>", "not an IDX file"),
+    ("t10k-labels-idx1-ubyte", struct.pack(">II", 0x801, 5000) + b"\x01" * 10, "truncated"),
+    ("t10k-images-idx3-ubyte", struct.pack(">IIII", 0x803, 2, 32, 32) + b"\x00" * 2048, "28x28"),
+])
+def test_a_corrupt_idx_file_is_named_in_one_clear_sentence(tmp_path, name, content, says):
     raw = tmp_path / "MNIST" / "raw"
     _write_idx(raw)
-    (raw / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03garbage")
-    with pytest.raises(DataError, match="could not be read"):
+    (raw / name).write_bytes(content)
+    with pytest.raises(DataError, match=says) as e:
+        encdec.load_dataset("mnist", tmp_path, download=False)
+    assert str(raw / name) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_an_error_from_torchvision_without_a_message_still_gives_one_sentence(tmp_path, monkeypatch):
+    raw = tmp_path / "MNIST" / "raw"
+    _write_idx(raw)
+    import encdec.data as data
+
+    def broken(*a, **k):
+        raise AssertionError()  # torchvision's own checks raise bare asserts
+    monkeypatch.setattr(data, "_read", broken)
+    with pytest.raises(DataError, match="could not be read.*AssertionError"):
         encdec.load_dataset("mnist", tmp_path, download=False)
 
 

@@ -84,3 +84,50 @@ def test_an_enormous_image_is_refused_before_decoding():
     Image.new("L", (8000, 6000), 255).save(buf, format="PNG")
     with pytest.raises(DrawingError, match="too large"):
         ink_from_image(buf.getvalue())
+
+
+def _encoded(img, fmt="PNG", **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def test_a_huge_but_small_png_is_read_quickly_and_shrunk():
+    import time
+
+    img = Image.new("L", (6320, 6320), 255)
+    img.paste(0, (2000, 1000, 4000, 5000))  # a thick dark bar: a "1"
+    data = _encoded(img)
+    start = time.perf_counter()
+    ink = ink_from_image(data)
+    assert time.perf_counter() - start < 3.0
+    assert max(ink.shape) <= 1024
+    check_mnist_like(to_mnist(ink))
+
+
+def test_a_phone_photo_is_turned_upright_by_its_exif_orientation():
+    upright = np.full((300, 200), 255, np.uint8)
+    upright[40:260, 90:110] = 0            # a tall bar, as the writer saw it
+    sideways = Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90)  # what the camera stored
+    exif = Image.Exif()
+    exif[0x0112] = 6                        # "rotate 90 clockwise to view"
+    ink = ink_from_image(_encoded(sideways, "JPEG", exif=exif.tobytes()))
+    h, w = ink_box(ink, 0.5)
+    assert h > 3 * w                        # read upright: taller than wide
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "BMP", "TIFF"])
+def test_only_png_and_jpeg_are_decoded(fmt):
+    with pytest.raises(DrawingError, match="not an image"):
+        ink_from_image(_encoded(Image.new("L", (50, 50), 0), fmt))
+
+
+def test_an_eps_file_never_reaches_ghostscript(monkeypatch):
+    import subprocess
+
+    def refuse(*a, **k):
+        raise AssertionError("a decoder tried to run a program")
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
+    with pytest.raises(DrawingError, match="not an image"):
+        ink_from_image(eps)

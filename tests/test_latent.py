@@ -5,7 +5,7 @@ import torch
 
 import encdec
 from encdec import ModelConfig, build, latent
-from encdec.urlstate import Start, decode_code, encode_code, parse_bounded_int, parse_link, parse_start
+from encdec.urlstate import LinkError, Start, code_from_text, code_to_text, parse_bounded_int, parse_link, parse_start
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def test_traversal_sweeps_only_its_own_dimension(ae):
     sweep = ranges.sweep(5)
     expected = code.repeat(5, 1)
     expected[:, 0] = sweep[0]
-    assert torch.allclose(grid[1], latent.render(ae, expected), atol=1e-6)
+    assert torch.allclose(grid[1], latent.decode(ae, expected), atol=1e-6)
 
 
 def test_dimensions_are_ranked_by_their_effect_on_the_output(ae):
@@ -46,17 +46,20 @@ def test_dimensions_are_ranked_by_their_effect_on_the_output(ae):
     assert effect[1] < 1e-6 and effect[3] > effect[0]
 
 
-def test_classifier_renders_probabilities():
+def test_a_classifiers_decoder_gives_class_probabilities():
     clf = build(ModelConfig(kind="classifier", encoder="mlp", code_dim=3)).eval()
-    p = latent.render(clf, torch.randn(2, 3))
+    z = torch.randn(2, 3)
+    p = latent.class_probabilities(clf, z)
     assert p.shape == (2, 10) and torch.allclose(p.sum(1), torch.ones(2))
+    assert torch.equal(latent.decoder_output(clf, z), p)
+    assert torch.allclose(p, torch.softmax(latent.logits(clf, z), 1))
 
 
 def test_decode_of_edited_code_changes_the_image(ae):
     z = torch.zeros(4)
     edited = z.clone()
     edited[0] = 3.0
-    assert not torch.allclose(latent.render(ae, z), latent.render(ae, edited))
+    assert not torch.allclose(latent.decode(ae, z), latent.decode(ae, edited))
 
 
 def test_linear_interpolation_runs_from_a_to_b():
@@ -106,40 +109,63 @@ def test_arithmetic_example_picks_slanted_and_upright_digits(mnist):
 
 def test_code_round_trips_through_the_url():
     z = torch.tensor([0.1234, -5.0, 0.0, 12.5])
-    text = encode_code(z)
+    text = code_to_text(z)
     assert text == "0.123,-5,0,12.5"
-    assert torch.allclose(decode_code(text, 4), z, atol=1e-3)
+    assert torch.allclose(code_from_text(text, 4), z, atol=1e-3)
 
 
-@pytest.mark.parametrize("text,msg", [("1,2,3", "has 3 numbers"), ("1,2,x,4", "not a number"),
-                                      ("1,2,nan,4", "not finite"), ("1,2,1e9,4", "not finite")])
-def test_bad_code_in_the_url_is_explained(text, msg):
-    with pytest.raises(ValueError, match=msg):
-        decode_code(text, 4)
+@pytest.mark.parametrize("text,key", [("1,2,3", "code_count"), ("1,2,x,4", "code_nan"), ("1,2,nan,4", "code_range"),
+                                      ("1,2,1e9,4", "code_range"), ("1," * 5000, "code_long")])
+def test_bad_code_in_the_url_is_explained(text, key):
+    with pytest.raises(LinkError) as e:
+        code_from_text(text, 4)
+    assert e.value.key == key
 
 
 def test_start_parses_from_the_url():
     assert parse_start(None, 10) == Start("test", 0)
     assert parse_start("test-7", 10) == Start("test", 7) and Start("test", 7).to_param() == "test-7"
     assert parse_start("mean", 10) == Start("mean") and parse_start("zeros", 10).to_param() == "zeros"
-    with pytest.raises(ValueError, match="has 10 digits"):
+    with pytest.raises(LinkError) as e:
         parse_start("test-10", 10)
-    with pytest.raises(ValueError, match="not 'mean'"):
+    assert e.value.key == "start_range" and e.value.values == {"index": 10, "n": 10, "last": 9}
+    with pytest.raises(LinkError) as e:
         parse_start("../../etc", 10)
+    assert e.value.key == "bad_start"
 
 
 def test_bounded_integers_from_the_url():
     assert parse_bounded_int(None, 2, 64, "code size") is None
     assert parse_bounded_int("16", 2, 64, "code size") == 16
-    with pytest.raises(ValueError, match="outside the allowed range 2 to 64"):
+    with pytest.raises(LinkError) as e:
         parse_bounded_int("1000", 2, 64, "code size")
-    with pytest.raises(ValueError, match="not a whole number"):
+    assert e.value.key == "out_of_range" and e.value.values["value"] == 1000
+    with pytest.raises(LinkError) as e:
         parse_bounded_int("lots", 1, 200, "epoch count")
+    assert e.value.key == "not_whole"
 
 
 def test_a_link_starting_from_a_code_needs_the_code():
     start, z = parse_link("code", "1,2", 2, 10)
     assert start == Start("code") and torch.equal(z, torch.tensor([1.0, 2.0]))
     assert parse_link(None, None, 2, 10) == (Start("test", 0), None)
-    with pytest.raises(ValueError, match="does not include one"):
+    with pytest.raises(LinkError) as e:
         parse_link("code", None, 2, 10)
+    assert e.value.key == "code_missing"
+
+
+def test_confusion_matrix_accuracy_and_the_most_frequent_mistake():
+    labels = torch.tensor([0, 0, 1, 1, 1, 2, 2, 2, 2])
+    predicted = torch.tensor([0, 1, 1, 2, 2, 2, 2, 0, 2])
+    m = latent.confusion_matrix(labels, predicted, classes=3)
+    assert m.tolist() == [[1, 1, 0], [0, 1, 2], [1, 0, 3]]
+    assert latent.accuracy(m) == pytest.approx(5 / 9)
+    assert latent.most_confused(m) == (1, 2)
+
+
+def test_reconstruction_errors_are_per_image_mse(ae, mnist):
+    split = mnist.test.head(50)
+    codes = latent.encode_split(ae, split)
+    errors = latent.reconstruction_errors(ae, split, codes, batch_size=16)
+    expected = ((latent.decode(ae, codes) - split.floats()[:, 0]) ** 2).mean((1, 2))
+    assert errors.shape == (50,) and torch.allclose(torch.from_numpy(errors), expected, atol=1e-6)

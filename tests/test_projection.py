@@ -1,10 +1,13 @@
+import json
+
 import numpy as np
 import pytest
 import torch
 
 import encdec
-from encdec import latent, projection
-from encdec.projection import MapSettings, Projector, knn_accuracy, project, selected_indices, trustworthiness
+from encdec import latent, maps
+from encdec.projection import (MapSettings, Projector, knn_accuracy, nearest, place, selected_indices,
+                               trustworthiness)
 from tests.conftest import ROOT
 
 
@@ -15,6 +18,7 @@ def codes_and_labels(mnist):
     return latent.encode_split(model, mnist.test.head(n)).numpy(), mnist.test.labels[:n].numpy()
 
 
+@pytest.mark.slow
 def test_umap_map_has_one_point_per_code_and_is_seeded(codes_and_labels):
     codes, _ = codes_and_labels
     a = Projector(MapSettings(n_neighbors=10)).fit(codes).embedding_
@@ -34,41 +38,123 @@ def test_pca_and_raw_maps():
     np.testing.assert_array_equal(plane.embedding_, codes[:, :2])
 
 
-@pytest.mark.parametrize("kw", [dict(method="tsne"), dict(n_neighbors=1), dict(min_dist=2.0), dict(metric="hamming")])
+@pytest.mark.parametrize("kw", [dict(method="tsne"), dict(n_neighbors=1), dict(min_dist=2.0), dict(metric="hamming"),
+                                dict(n_epochs=1)])
 def test_absurd_map_settings_are_refused(kw):
     with pytest.raises(ValueError):
         MapSettings(**kw)
 
 
-def test_second_call_is_a_cache_hit_without_recomputing(tmp_path, monkeypatch):
+def test_codes_that_are_not_finite_are_refused_with_a_sentence():
+    codes = np.ones((50, 3), np.float32)
+    codes[4, 1] = np.inf
+    with pytest.raises(ValueError, match="not finite"):
+        Projector(MapSettings("pca")).fit(codes)
+
+
+def test_a_placed_code_lands_among_its_nearest_neighbours_on_the_map():
+    """Placement is the distance-weighted mean of the neighbours' map positions."""
+    codes = np.array([[0, 0], [1, 0], [0, 1], [10, 10]], np.float32)
+    embedding = np.array([[0, 0], [2, 0], [0, 2], [50, 50]], np.float32)
+    p = place(codes, embedding, np.array([[0, 0]], np.float32), k=3)
+    np.testing.assert_allclose(p, [[0, 0]], atol=1e-3)  # on an existing code: on its point
+    q = place(codes, embedding, np.array([[0.5, 0.5]], np.float32), k=3)
+    assert 0 < q[0, 0] < 2 and 0 < q[0, 1] < 2
+
+
+@pytest.mark.slow
+def test_replaced_test_digits_land_among_the_map_positions_of_their_neighbours(codes_and_labels):
+    codes, labels = codes_and_labels
+    m = maps.compute(codes, MapSettings(), labels)
+    xy = m.embedding
+    placed = place(codes, xy, codes, exclude_self=True)  # each digit placed by the others only
+    near = nearest(codes, codes, 15, exclude_self=True).numpy()  # (N, 15) code-space neighbours
+    group = xy[near]                                              # (N, 15, 2) their map positions
+    centre = group.mean(1)
+    radius = np.linalg.norm(group - centre[:, None], axis=2).max(1)
+    inside = np.linalg.norm(placed - centre, axis=1) <= radius
+    assert inside.mean() >= 0.9
+    # and the placed digits keep their class as well as the fitted points do
+    assert knn_accuracy(torch.from_numpy(np.concatenate([xy, placed])), np.concatenate([labels, labels])) > 0.85
+
+
+def test_a_map_is_read_back_from_its_file_and_never_recomputed(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENCDEC_HOME", str(tmp_path))
     codes = np.random.default_rng(0).normal(size=(300, 4)).astype(np.float32)
-    settings = MapSettings("pca")
-    first = project(codes, settings, "k1", tmp_path)
+    labels = np.arange(300) % 10
+    first = maps.get(tmp_path / "m.safetensors", "hash1", codes, labels, "test", MapSettings("pca"))
     fits = []
-    original = Projector.fit
-    monkeypatch.setattr(Projector, "fit", lambda self, c: fits.append(1) or original(self, c))
-    second = project(codes, settings, "k1", tmp_path)
-    assert not first.cached and second.cached and fits == []
-    np.testing.assert_array_equal(first.embedding, second.embedding)
-    np.testing.assert_allclose(second.projector.transform(codes[:2]), first.embedding[:2], atol=1e-5)
-    project(codes, settings, "k2", tmp_path)
-    assert fits == [1]  # another key computes
+    monkeypatch.setattr(maps, "compute", lambda *a, **k: fits.append(1))
+    second = maps.get(tmp_path / "m.safetensors", "hash1", codes, labels, "test", MapSettings("pca"))
+    assert first.source == "computed" and second.source == "cache" and fits == []
+    np.testing.assert_allclose(second.embedding, first.embedding, atol=1e-4 * np.ptp(first.embedding))
+    assert second.quality == pytest.approx(first.quality)
+    np.testing.assert_allclose(second.projector(codes).transform(codes[:2]), first.embedding[:2], atol=1e-4)
+    assert [p.suffix for p in maps.cache_dir().iterdir()] == [".npz"]
+    with np.load(next(maps.cache_dir().iterdir()), allow_pickle=False) as z:  # plain arrays, no pickle
+        assert json.loads(str(z["about"]))["model"] == "hash1"
 
 
-def test_damaged_cache_entry_is_recomputed(tmp_path):
+@pytest.mark.parametrize("damage", ["bytes", "other model", "other settings", "other count", "bad bounds"])
+def test_a_damaged_or_foreign_map_file_is_ignored(tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("ENCDEC_HOME", str(tmp_path))
     codes = np.random.default_rng(0).normal(size=(100, 4)).astype(np.float32)
-    project(codes, MapSettings("pca"), "k", tmp_path)
-    (tmp_path / "k.npz").write_bytes(b"broken")
-    again = project(codes, MapSettings("pca"), "k", tmp_path)
-    assert not again.cached and again.embedding.shape == (100, 2)
+    m = maps.compute(codes, MapSettings("pca"))
+    path = maps.cache_path("h", "test", 100, MapSettings("pca"))
+    if damage == "bytes":
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"broken")
+    elif damage == "other model":
+        maps.write(path, m, "another-hash", "test")
+    elif damage == "other settings":
+        m.settings = MapSettings("umap")
+        maps.write(path, m, "h", "test")
+    elif damage == "other count":
+        m.embedding = m.embedding[:50]
+        maps.write(path, m, "h", "test")
+    else:
+        maps.write(path, m, "h", "test")
+        with np.load(path) as z:
+            arrays = dict(z)
+        arrays["bounds"] = np.array([[np.nan, 0], [1, 1]])
+        np.savez(path, **arrays)
+    assert maps.find(tmp_path / "m.safetensors", "h", "test", 100, MapSettings("pca")) is None
+    again = maps.get(tmp_path / "m.safetensors", "h", codes, None, "test", MapSettings("pca"))
+    assert again.source == "computed" and again.embedding.shape == (100, 2)
 
 
-def test_cache_key_depends_on_model_split_size_and_settings():
-    keys = {projection.cache_key(h, s, n, m) for h in ("a", "b") for s in ("test", "train") for n in (10, 20)
-            for m in (MapSettings(), MapSettings(n_neighbors=30))}
-    assert len(keys) == 16
+def test_old_pickled_reducers_are_removed_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENCDEC_HOME", str(tmp_path))
+    maps.cache_dir().mkdir(parents=True)
+    (maps.cache_dir() / "abc.reducer.pkl").write_bytes(b"\x80\x04old")
+    maps.clean_cache()
+    assert list(maps.cache_dir().iterdir()) == []
 
 
+@pytest.mark.parametrize("name", ["mnist-cnn-ae-16", "mnist-mlp-ae-2", "mnist-cnn-clf"])
+@pytest.mark.parametrize("split", maps.SHIPPED_SPLITS)
+def test_shipped_maps_match_their_models_and_keep_what_they_should(mnist, name, split):
+    path = ROOT / "models" / f"{name}.safetensors"
+    n = len(mnist.split(split))
+    m = maps.find(path, maps.file_hash(path), split, n, maps.DEFAULT)
+    assert m is not None and m.source == "shipped" and m.embedding.shape == (n, 2)
+    assert m.quality["knn_map"] > 0.85 and m.quality["trust"] > 0.85
+
+
+def test_a_shipped_map_of_another_model_version_is_not_used(tmp_path, mnist):
+    import shutil
+
+    source = ROOT / "models" / "mnist-mlp-ae-2.safetensors"
+    copy = tmp_path / "mnist-mlp-ae-2.safetensors"
+    shutil.copy(source, copy)
+    shutil.copy(maps.shipped_path(source, "test"), maps.shipped_path(copy, "test"))
+    assert maps.find(copy, maps.file_hash(copy), "test", 10000, maps.DEFAULT) is not None
+    model = encdec.load(copy)
+    encdec.save(model, copy)  # another version of the model: a new hash
+    assert maps.find(copy, maps.file_hash(copy), "test", 10000, maps.DEFAULT) is None
+
+
+@pytest.mark.slow
 def test_shipped_autoencoder_code_keeps_labels_and_umap_keeps_most(codes_and_labels):
     codes, labels = codes_and_labels
     assert knn_accuracy(torch.from_numpy(codes), labels) > 0.9

@@ -56,7 +56,7 @@ def test_decoder_from_a_classifier_code_lowers_its_loss_and_saves(classifier, sm
 def test_linear_probe_on_a_shipped_autoencoder_code_beats_chance_widely(small):
     ae = encdec.load(ROOT / "models" / "mnist-mlp-ae-16.safetensors")
     seen = []
-    rows = transfer.linear_probe(ae, small, per_class=(10, 100), callback=lambda f, m: seen.append(f))
+    rows = transfer.linear_probe(ae, small, per_class=(10, 100), callback=lambda step: seen.append(step.fraction))
     assert [r["labels_per_class"] for r in rows] == [10, 100]
     assert rows[1]["code"] > 0.7 and rows[0]["code"] > 0.4  # chance is 0.1
     assert {"pixels", "pca"} <= set(rows[0]) and seen[-1] == pytest.approx(1.0)
@@ -72,3 +72,34 @@ def test_probe_model_is_a_classifier_on_the_frozen_encoder(small):
 def test_balanced_subset_takes_n_of_each_class(mnist):
     idx = transfer.balanced_subset(mnist.train.labels, 10)
     assert len(idx) == 100 and torch.bincount(mnist.train.labels[idx]).tolist() == [10] * 10
+
+
+def test_stop_ends_a_linear_probe(small):
+    import threading
+
+    ae = encdec.load(ROOT / "models" / "mnist-mlp-ae-16.safetensors")
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(encdec.TrainingStopped):
+        transfer.linear_probe(ae, small, per_class=(10,), stop=stop)
+
+
+@pytest.mark.slow
+def test_transfer_jobs_run_through_the_queue_and_save_their_models(classifier, small, tmp_path, user_home):
+    import time
+
+    from encdec import jobs
+
+    queue = jobs.JobQueue(1)
+    store = encdec.ModelStore(tmp_path)
+    ae = encdec.load(ROOT / "models" / "mnist-mlp-ae-16.safetensors")
+    probe = queue.submit(jobs.linear_probe(ae, small))
+    saved = queue.submit(jobs.probe_model(ae, small, 10, store, "my-probe", "mnist-mlp-ae-16"))
+    decoder = queue.submit(jobs.new_decoder(classifier, small, "mlp", 1, 600, store, "my-decoder", "clf"))
+    end = time.time() + 300
+    while not all(j.finished for j in (probe, saved, decoder)) and time.time() < end:
+        time.sleep(0.1)
+    assert [j.status for j in (probe, saved, decoder)] == ["done"] * 3, [j.error for j in (probe, saved, decoder)]
+    assert len(probe.result) == 4 and probe.result[-1]["code"] > 0.7
+    assert saved.result == "my-probe" and store.load("my-probe").is_classifier
+    assert decoder.result == "my-decoder" and decoder.curve  # a training: with its loss curve

@@ -122,15 +122,16 @@ def probe_curves(rows, labels: dict, x_title: str, y_title: str) -> go.Figure:
     return fig
 
 
-def architecture(encoder_layers, code_dim: int, head_params: int, enc_label: str, dec_label: str) -> str:
-    """A Graphviz DOT picture: input -> encoder layers -> code -> head -> 10 classes."""
+def architecture(encoder_layers, head_params: int, labels: dict) -> str:
+    """A Graphviz DOT picture: input -> encoder layers -> code -> head -> 10 classes. `labels` has
+    the words to show (encoder, decoder, input, code, head, output) in the page's language."""
     enc = "\\l".join(f"{name}  ({params:,})" for name, params in encoder_layers) + "\\l"
     return f"""digraph {{
   rankdir=LR; node [shape=box, style="rounded,filled", fontname="sans-serif", fillcolor="#f0f2f6"];
-  input [label="input\\n28×28 = 784"];
-  subgraph cluster_enc {{ label="{enc_label}"; color="#1f77b4"; enc [label="{enc}", fillcolor="#dbe9f6"]; }}
-  code [label="code\\n{code_dim}", shape=ellipse, fillcolor="#ffe8cc"];
-  subgraph cluster_dec {{ label="{dec_label}"; color="#d62728"; head [label="linear {code_dim} → 10\\l({head_params:,})\\l", fillcolor="#f8dcdc"]; }}
-  out [label="10 logits → softmax\\n→ one-hot class"];
+  input [label="{labels['input']}"];
+  subgraph cluster_enc {{ label="{labels['encoder']}"; color="#1f77b4"; enc [label="{enc}", fillcolor="#dbe9f6"]; }}
+  code [label="{labels['code']}", shape=ellipse, fillcolor="#ffe8cc"];
+  subgraph cluster_dec {{ label="{labels['decoder']}"; color="#d62728"; head [label="{labels['head']}\\l({head_params:,})\\l", fillcolor="#f8dcdc"]; }}
+  out [label="{labels['output']}"];
   input -> enc -> code -> head -> out;
 }}"""

@@ -1,31 +1,31 @@
-"""Shell pieces every page uses: the language, cached data and models, the sidebar."""
+"""Shell pieces every page uses: the language, the frame and sidebar, the model stores, the job queue."""
 from __future__ import annotations
 
-import os
 import threading
 
 import numpy as np
 import streamlit as st
 import torch
 
-from .. import latent, projection
-from ..checkpoint import ModelInfo, ModelStore, load, shipped_store_dir, user_store_dir
-from ..data import DATASET_TITLES, DATASETS, DataError, data_dir, load_dataset
-from ..jobs import JobQueue
+from .. import settings
+from ..checkpoint import ModelInfo, ModelStore, shipped_store_dir, user_store_dir
+from ..data import DATASET_TITLES, DATASETS, DataError
 from ..imaging import png_bytes, to_uint8
-from . import charts
+from ..jobs import JobQueue
+from ..settings import SettingsError
+from . import cache, charts
 from .text import LANGUAGES, text
 
-MAX_TRAININGS = int(os.environ.get("ENCDEC_MAX_TRAININGS", "1"))
 _run = threading.local()  # each session's script runs in its own thread
 
 
 def _frame() -> None:
     st.set_page_config(page_title=text(lang(), "app_title"), page_icon=":material/tune:", layout="wide")
-    st.session_state["current"] = sidebar()
-    try:  # every page needs the dataset: a missing or broken one is said once, here
-        dataset(st.session_state.get("data", "mnist"))
-    except DataError as e:
+    try:  # a bad setting or a missing dataset is said once, here, on every page
+        settings.home(), settings.max_trainings(), settings.data_dir()
+        st.session_state["current"] = sidebar()
+        cache.dataset(st.session_state.get("data", "mnist"))
+    except (SettingsError, DataError) as e:
         st.error(str(e))
         st.stop()
 
@@ -78,119 +78,21 @@ def page(title: str, intro: str | None = None, *, markdown: bool = False, needs_
     return info
 
 
-# -- shared, read-only resources --------------------------------------------------
-
-@st.cache_resource(show_spinner=False)
-def _dataset(name: str, folder: str):
-    return load_dataset(name, folder)
-
-
-def dataset(name: str):
-    return _dataset(name, str(data_dir().resolve()))
-
-
-@st.cache_resource(show_spinner=False, max_entries=24)
-def _model(path: str, mtime: float):
-    return load(path)
-
-
-def model_of(info: ModelInfo):
-    return _model(str(info.path), info.path.stat().st_mtime)
-
-
-@st.cache_resource(show_spinner=False, max_entries=24)
-def _test_codes(path: str, mtime: float) -> tuple[torch.Tensor, latent.Ranges]:
-    model = _model(path, mtime)
-    codes = latent.encode_split(model, dataset(model.config.dataset).test)
-    return codes, latent.code_ranges(codes)
-
-
-def test_codes(info: ModelInfo) -> tuple[torch.Tensor, latent.Ranges]:
-    """Codes of the whole test split (N, k) and their slider ranges."""
-    return _test_codes(str(info.path), info.path.stat().st_mtime)
-
-
-@st.cache_resource(show_spinner=False)
-def _split(name: str, split: str, folder: str):
-    return _dataset(name, folder).split(split)
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _train_codes(path: str, mtime: float) -> torch.Tensor:
-    model = _model(path, mtime)
-    return latent.encode_split(model, split_of_dataset(model.config.dataset, "train"))
-
-
-def _codes(path: str, mtime: float, split: str) -> torch.Tensor:
-    return _test_codes(path, mtime)[0] if split == "test" else _train_codes(path, mtime)
-
-
-def split_of_dataset(name: str, split: str):
-    return _split(name, split, str(data_dir().resolve()))
-
-
-def split_of(info: ModelInfo, split: str):
-    """The images and labels of a split ("test": 10,000; "train": all 60,000)."""
-    return split_of_dataset(info.config.dataset, split)
-
-
-def split_codes(info: ModelInfo, split: str) -> torch.Tensor:
-    """Codes of every image of a split, (N, k)."""
-    return _codes(str(info.path), info.path.stat().st_mtime, split)
-
-
-@st.cache_resource(show_spinner=False)
-def _file_hash(path: str, mtime: float) -> str:
-    return projection.file_hash(path)
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _map(path: str, mtime: float, split: str, settings: projection.MapSettings) -> projection.Map:
-    codes = _codes(path, mtime, split)
-    key = projection.cache_key(_file_hash(path, mtime), split, len(codes), settings)
-    result = projection.project(codes, settings, key)
-    if settings.method == "umap":  # compile UMAP's transform now, so placing a drawing is quick later
-        threading.Thread(target=result.projector.transform, args=(codes[:1].numpy(),), daemon=True).start()
-    return result
-
-
-def latent_map(info: ModelInfo, split: str, settings: projection.MapSettings) -> projection.Map:
-    """The map of a split's codes: from memory, else the disk cache, else computed (and cached)."""
-    return _map(str(info.path), info.path.stat().st_mtime, split, settings)
-
-
-def map_is_ready(info: ModelInfo, split: str, settings: projection.MapSettings) -> bool:
-    """Whether a map can be shown at once (already on disk), without computing it."""
-    n = len(split_of(info, split))
-    key = projection.cache_key(_file_hash(str(info.path), info.path.stat().st_mtime), split, n, settings)
-    return (projection.cache_dir() / f"{key}.npz").is_file()
-
-
-def classifier_for(dataset_name: str, models: dict[str, ModelInfo] | None = None) -> ModelInfo | None:
-    """A classifier for a dataset to predict labels with: a shipped CNN one if there is one."""
-    models = models if models is not None else all_models()[0]
-    found = [i for i in models.values() if i.config.kind == "classifier" and i.config.dataset == dataset_name]
-    found.sort(key=lambda i: (not i.shipped, i.config.encoder != "cnn", i.name))
-    return found[0] if found else None
-
-
-@st.cache_resource(show_spinner=False)
-def job_queue() -> JobQueue:
-    return JobQueue(MAX_TRAININGS)
-
+# -- the model stores -------------------------------------------------------------------------
 
 def shipped_store() -> ModelStore:
     return ModelStore(shipped_store_dir(), shipped=True)
 
 
-def user_store() -> ModelStore:
-    return ModelStore(user_store_dir())
+def my_store() -> ModelStore:
+    """Where this visitor's own models are saved; names of shipped models stay free for them."""
+    return ModelStore(user_store_dir(), reserved=[i.name for i in shipped_store().list()])
 
 
 def all_models() -> tuple[dict[str, ModelInfo], int]:
-    """Readable models by name (shipped names win) and the count of unreadable user files."""
+    """Readable models by name (shipped names win) and the count of unreadable own files."""
     out, bad = {}, 0
-    for store in (shipped_store(), user_store()):
+    for store in (shipped_store(), my_store()):
         for info in store.list():
             if info.error:
                 bad += not info.shipped
@@ -199,16 +101,23 @@ def all_models() -> tuple[dict[str, ModelInfo], int]:
     return out, bad
 
 
-def free_name(name: str) -> str:
-    """A user-model name taken neither by a shipped model nor by another user model."""
-    shipped = {i.name for i in shipped_store().list()}
-    store = user_store()
-    candidate = store.unique_name(name)
-    i = 2
-    while candidate in shipped:
-        candidate = store.unique_name(f"{name}-{i}")
-        i += 1
-    return candidate
+def models_of(kind: str | None, dataset_name: str, code_dim: int | None = None) -> dict[str, ModelInfo]:
+    """The readable models of a kind (any kind for None) for a dataset (and a code size)."""
+    return {n: i for n, i in all_models()[0].items()
+            if (kind is None or i.config.kind == kind) and i.config.dataset == dataset_name
+            and (code_dim is None or i.config.code_dim == code_dim)}
+
+
+def classifier_for(dataset_name: str) -> ModelInfo | None:
+    """A classifier for a dataset to predict labels with: a shipped CNN one if there is one."""
+    found = sorted(models_of("classifier", dataset_name).values(),
+                   key=lambda i: (not i.shipped, i.config.encoder != "cnn", i.name))
+    return found[0] if found else None
+
+
+@st.cache_resource(show_spinner=False)
+def job_queue() -> JobQueue:
+    return JobQueue(settings.max_trainings())
 
 
 def open_in_editor(start, code: torch.Tensor) -> None:
@@ -222,7 +131,7 @@ def select_model(name: str) -> None:
     st.session_state["pending_model"] = name
 
 
-# -- the sidebar -------------------------------------------------------------------
+# -- the sidebar -------------------------------------------------------------------------------
 
 def sidebar() -> ModelInfo | None:
     """Language, dataset and model pickers, all kept in the URL. Returns the current model."""
@@ -249,12 +158,18 @@ def sidebar() -> ModelInfo | None:
     return models[name]
 
 
+# -- small views -------------------------------------------------------------------------------
+
 def kind_label(kind: str) -> str:
     return t(f"kind_{kind}")
 
 
 def parts_label(config) -> str:
     return f"{t('enc_' + config.encoder)} → {t('dec_' + config.decoder)}"
+
+
+def metric_names() -> dict:
+    return {k: t("metric_" + k) for k in ("accuracy", "mse", "bce", "neg_elbo")}
 
 
 def png(images: torch.Tensor | np.ndarray, scale: int = 4) -> bytes:
@@ -265,3 +180,14 @@ def png(images: torch.Tensor | np.ndarray, scale: int = 4) -> bytes:
 
 def probability_chart(probs: torch.Tensor, names, key: str | None = None) -> None:
     st.plotly_chart(charts.probabilities(probs, names), key=key)
+
+
+def codes_or_stop(info: ModelInfo, split_name: str = "test") -> torch.Tensor:
+    """The split's codes; a model whose codes overflow gets one sentence and the page ends."""
+    from ..latent import all_finite
+
+    codes = cache.codes(info, split_name)
+    if not all_finite(codes):
+        st.warning(t("codes_not_finite", name=info.name))
+        st.stop()
+    return codes

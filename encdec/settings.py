@@ -1,0 +1,73 @@
+"""The environment variables this project reads, each checked in one place.
+
+A bad value raises `SettingsError` with one sentence saying which variable and what to set;
+the CLI turns it into exit code 2 and the app into a message on every page.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value this project cannot use."""
+
+
+def _shown(value: str, limit: int = 60) -> str:
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
+def integer(name: str, default: int, lo: int, hi: int) -> int:
+    """A whole-number variable from lo to hi; unset or empty gives the default."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} is {_shown(raw)}, not a whole number; set it to a number from {lo} to {hi}, "
+                            "or unset it.") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name} is {value}; set it to a number from {lo} to {hi}, or unset it.")
+    return value
+
+
+def flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} is {_shown(raw)}; set it to 1 or 0, or unset it.")
+
+
+def folder(name: str, default: Path) -> Path:
+    """A folder variable; it need not exist yet, but it must not be a file."""
+    raw = os.environ.get(name, "")
+    path = Path(raw).expanduser() if raw.strip() else default
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"{name} points at {str(path)[:200]}, which is a file; point it at a folder "
+                            "(it is created when missing).")
+    return path
+
+
+def home() -> Path:
+    """`ENCDEC_HOME`: your models (`models/`), workspaces and the map cache (`cache/`)."""
+    return folder("ENCDEC_HOME", Path.home() / ".encdec")
+
+
+def data_dir() -> Path:
+    """`ENCDEC_DATA_DIR`: the folder above `MNIST/raw` and `FashionMNIST/raw` (default `./data`)."""
+    return folder("ENCDEC_DATA_DIR", Path("data"))
+
+
+def download_allowed() -> bool:
+    """`ENCDEC_DOWNLOAD=0` forbids network downloads (CI sets it)."""
+    return flag("ENCDEC_DOWNLOAD", True)
+
+
+def max_trainings() -> int:
+    """`ENCDEC_MAX_TRAININGS`: long jobs (trainings, probes) that run at once on a server."""
+    return integer("ENCDEC_MAX_TRAININGS", 1, 1, 64)
