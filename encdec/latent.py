@@ -63,11 +63,6 @@ class Ranges:
     def clamp(self, z: torch.Tensor) -> torch.Tensor:
         return torch.maximum(torch.minimum(z, self.high), self.low)
 
-    def sweep(self, steps: int) -> torch.Tensor:
-        """(k, steps): each dimension's values from low to high."""
-        t = torch.linspace(0, 1, steps)
-        return self.low[:, None] + (self.high - self.low)[:, None] * t[None]
-
 
 def code_ranges(codes: torch.Tensor, lo: float = 1.0, hi: float = 99.0) -> Ranges:
     """The lo-th to hi-th percentile of each dimension (never an empty range)."""
@@ -78,14 +73,15 @@ def code_ranges(codes: torch.Tensor, lo: float = 1.0, hi: float = 99.0) -> Range
     return Ranges(low, high, codes.float().mean(0))
 
 
-def traversal(model: EncoderDecoder, code: torch.Tensor, ranges: Ranges, dims=None, steps: int = 10) -> torch.Tensor:
-    """Rows: dimensions; columns: that dimension swept across its range, the others held at `code`.
+def traversal(model: EncoderDecoder, code: torch.Tensor, ranges: Ranges, dims=None, steps: int = 11) -> torch.Tensor:
+    """Rows: dimensions; columns: that dimension moved across the width of its range, centred on
+    `code` (with an odd number of steps the middle column is `code` itself), the others held.
     Returns (len(dims), steps, ...) outputs of `decoder_output`."""
     dims = list(range(code.numel())) if dims is None else list(dims)
-    sweep = ranges.sweep(steps)                                      # (k, steps)
-    z = code.reshape(1, 1, -1).repeat(len(dims), steps, 1).clone()   # (D, steps, k)
+    offsets = (ranges.high - ranges.low)[:, None] * (torch.linspace(0, 1, steps) - 0.5)[None]  # (k, steps)
+    z = code.reshape(1, 1, -1).repeat(len(dims), steps, 1).clone()                              # (D, steps, k)
     for row, d in enumerate(dims):
-        z[row, :, d] = sweep[d]
+        z[row, :, d] = code.reshape(-1)[d] + offsets[d]
     out = decoder_output(model, z.reshape(-1, code.numel()))
     return out.reshape(len(dims), steps, *out.shape[1:])
 

@@ -47,54 +47,100 @@ def test_every_page_renders_in_both_languages(page, lang):
     assert not at.error
 
 
+def element(at, key):
+    """The data a Components v2 element was mounted with (JSON), or its byte length (weights)."""
+    import json
+
+    proto = next(e.proto for e in at.get("bidi_component") if e.proto.id.endswith(key) or key in e.proto.id)
+    return json.loads(proto.json) if proto.json else len(proto.bytes)
+
+
+def release(at, code, version=None, seq=1):
+    """What the page sends when the mouse is released on a slider."""
+    ed = at.session_state["editor"]
+    at.session_state["live-editor"] = {"edit": {"version": ed.version if version is None else version, "seq": seq,
+                                                "code": code}}
+    at.run()
+    assert not at.exception
+
+
 @pytest.mark.parametrize("model", ["mnist-mlp-ae-16", "mnist-cnn-vae-16", "mnist-lstm-ae-16", "mnist-cnn-clf"])
-def test_editor_renders_for_each_kind(model):
+def test_the_editor_sends_the_weights_and_a_ranked_view_for_each_kind(model):
     at = app(model=model, page="editor")
     k = encdec.read_header(ROOT / "models" / f"{model}.safetensors")[0].code_dim
-    assert len([s for s in at.slider if s.key.startswith("z")]) == k
+    data = element(at, "live-editor")
+    assert sorted(data["order"]) == list(range(k)) and len(data["start"]) == k
+    assert data["classifier"] == model.endswith("clf") and "server" not in data
+    assert element(at, "weights-") > 100_000  # the model's weights, once
     if model.endswith("clf"):
         assert at.info[0].value == EN["editor_classifier_note"]
 
 
-def test_moving_a_slider_redraws_the_decoded_image_and_updates_the_link():
+def test_a_release_in_the_page_updates_the_link_and_the_code_chart():
     at = app(model="mnist-mlp-ae-16", page="editor")
-    before, z_before = image(at, EN["edited"]), at.query_params["z"]
-    top = at.slider[0]  # the most influential dimension
-    top.set_value(top.max).run()
-    assert not at.exception
-    assert image(at, EN["edited"]) != before
-    assert at.query_params["z"] != z_before
-    at.button(key=f"reset{top.key[1:]}").click().run()
-    assert image(at, EN["edited"]) == before
+    z_before = at.query_params["z"]
+    release(at, [1.5] * 16)
+    assert at.query_params["z"] == ",".join(["1.5"] * 16) != z_before
+    bars = at.get("plotly_chart")[0].proto.spec
+    assert '"y":[1.5,1.5' in bars.replace(" ", "")
+
+
+@pytest.mark.parametrize("sent", [
+    {"version": 999, "seq": 5, "code": [0.0] * 16},           # an edit of a start that is gone
+    {"version": None, "seq": 1, "code": [0.0] * 3},           # the wrong number of values
+    {"version": None, "seq": 1, "code": ["x"] * 16},          # not numbers
+    {"version": None, "seq": 1, "code": [1e300] * 16},        # beyond any code
+    "nonsense",
+])
+def test_what_the_page_sends_is_checked_like_any_user_input(sent):
+    at = app(model="mnist-mlp-ae-16", page="editor")
+    z_before, version = at.query_params["z"], at.session_state["editor"].version
+    if isinstance(sent, dict) and sent["version"] is None:
+        sent = {**sent, "version": version}
+    at.session_state["live-editor"] = {"edit": sent}
+    at.run()
+    assert not at.exception and at.query_params["z"] == z_before
 
 
 def test_a_shared_link_restores_start_and_code():
     code = ",".join(["0.5"] * 16)
     at = app(params={"model": "mnist-mlp-ae-16", "start": "test-5", "z": code}, model="mnist-mlp-ae-16", page="editor")
     assert at.number_input(key="start_index").value == 5
-    assert all(s.value == pytest.approx(0.5) for s in at.slider if s.key.startswith("z"))
+    assert element(at, "live-editor")["code"] == [0.5] * 16 and at.query_params["z"] == code
 
 
 def test_a_bad_link_gets_one_sentence_and_the_editor_still_works():
     at = app(params={"start": "test-99999", "z": "1,2"}, model="mnist-mlp-ae-16", page="editor")
-    assert "test split has 10000 digits" in at.warning[0].value
-    assert len([s for s in at.slider if s.key.startswith("z")]) == 16
+    assert "test split has 10000 digits (0 to 9999)" in at.warning[0].value
+    assert len(element(at, "live-editor")["order"]) == 16
 
 
 def test_start_from_mean_and_zeros_changes_the_code():
     at = app(model="mnist-mlp-ae-16", page="editor")
     at.radio(key="start_kind").set_value("zeros").run()
-    assert all(s.value == 0 for s in at.slider if s.key.startswith("z"))
+    assert element(at, "live-editor")["start"] == [0.0] * 16
     at.radio(key="start_kind").set_value("mean").run()
-    assert any(s.value != 0 for s in at.slider if s.key.startswith("z"))
+    data = element(at, "live-editor")
+    assert any(v != 0 for v in data["start"]) and data["code"] == data["start"]
     assert at.query_params["start"] == "mean"
 
 
-def test_traversal_row_button_focuses_that_dimension():
-    at = app(model="mnist-mlp-ae-16", page="editor")
-    last = [s.key for s in at.slider if s.key.startswith("z")][-1]
-    at.button(key=f"edit{last[1:]}").click().run()
-    assert at.slider[0].key == last
+def test_a_model_the_page_cannot_run_is_drawn_by_python(user_home, monkeypatch):
+    """A layer the page does not know: one sentence, and the same editor with pictures from the server."""
+    import encdec.webmodel as webmodel
+
+    def refuse(dec):
+        raise webmodel.Unsupported("an unknown layer")
+    monkeypatch.setattr(webmodel, "_decoder", refuse)
+    encdec.save(encdec.build(encdec.ModelConfig(code_dim=4)), user_home / "models" / "odd.safetensors")
+    at = app(model="odd", page="editor")
+    assert EN["editor_server_side"] in [c.value for c in at.caption]
+    data = element(at, "live-editor")
+    first = data["server"]["image"]
+    assert first.startswith("data:image/png;base64,") and len(data["server"]["traversal"]) == 4
+    release(at, [3.0, -3.0, 3.0, -3.0])
+    assert element(at, "live-editor")["server"]["image"] != first
+    assert not [e for e in at.get("bidi_component") if "weights-" in e.proto.id]
 
 
 def test_out_of_range_settings_in_the_url_are_explained():

@@ -22,15 +22,15 @@ def test_slider_ranges_are_percentiles_and_never_empty():
     assert torch.equal(r.clamp(torch.tensor([500.0, 3.0])), torch.tensor([99.0, 3.0]))
 
 
-def test_traversal_sweeps_only_its_own_dimension(ae):
+def test_traversal_sweeps_only_its_own_dimension_around_the_code(ae):
     code = torch.tensor([0.1, -0.2, 0.3, 0.0])
     ranges = latent.code_ranges(torch.randn(500, 4))
     grid = latent.traversal(ae, code, ranges, dims=[2, 0], steps=5)
     assert grid.shape == (2, 5, 28, 28)
-    sweep = ranges.sweep(5)
     expected = code.repeat(5, 1)
-    expected[:, 0] = sweep[0]
+    expected[:, 0] = code[0] + (ranges.high[0] - ranges.low[0]) * torch.tensor([-0.5, -0.25, 0, 0.25, 0.5])
     assert torch.allclose(grid[1], latent.decode(ae, expected), atol=1e-6)
+    assert torch.allclose(grid[:, 2], latent.decode(ae, code).expand(2, 28, 28), atol=1e-6)  # the middle is the code
 
 
 def test_dimensions_are_ranked_by_their_effect_on_the_output(ae):

@@ -120,7 +120,7 @@ EN = {
     'reset_help': "Back to the start value",
     'reset_all': "Reset all",
     'more_dims': "The other {n} dimensions",
-    'traversal': "Traversal: each row sweeps one dimension across its range",
+    'traversal': "Traversal: each row moves one dimension across the width of its range, around the current code (framed)",
     'traversal_edit': "edit",
     'focused': "Editing dimension {d}",
     'interpolation': "Interpolation between two digits",
@@ -265,4 +265,5 @@ EN = {
     'job_saving': "Saving…",
     'probe_encoding': "Encoding the images with the frozen encoder…",
     'probe_fitting': "Fitted a linear classifier on {input} ({n} labels per class; 0 means all)…",
+    'editor_server_side': "This model has a layer the page cannot run, so its pictures are drawn on the server after each release of a slider.",
 }

@@ -120,7 +120,7 @@ ZH = {
     'reset_help': "恢复起点值",
     'reset_all': "全部恢复",
     'more_dims': "其余 {n} 个维度",
-    'traversal': "遍历：每一行把一个维度从最小扫到最大",
+    'traversal': "遍历：每一行让一个维度在其范围宽度内变化，以当前编码为中心（方框内）",
     'traversal_edit': "编辑",
     'focused': "正在编辑第 {d} 维",
     'interpolation': "两个数字之间的插值",
@@ -265,4 +265,5 @@ ZH = {
     'job_saving': "正在保存……",
     'probe_encoding': "正在用冻结的编码器编码图像……",
     'probe_fitting': "已在 {input} 上拟合线性分类器（每类 {n} 个标签；0 表示全部）……",
+    'editor_server_side': "这个模型含有页面无法运行的层，所以每次松开滑块后由服务器绘制图像。",
 }

@@ -81,3 +81,14 @@ def map_point(page, chart_index: int = 0, trace: int = 0, point: int = 0) -> tup
                const r = gd.getBoundingClientRect();
                return [r.left + xa._offset + xa.l2p(d.x[i]), r.top + ya._offset + ya.l2p(d.y[i])];
            }""", [chart_index, trace, point]))
+
+
+def live_module(page) -> None:
+    """Load the page-side model code (encdec/ui/live.js) into a blank page as `window.live`."""
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[2] / "encdec" / "ui" / "live.js").read_text(encoding="utf-8")
+    page.set_content("<html><body></body></html>")
+    page.evaluate("""async (src) => {
+        window.live = await import(URL.createObjectURL(new Blob([src], {type: "text/javascript"})));
+    }""", source)

@@ -1,0 +1,71 @@
+"""The code editor's state: where an edit started, the start code, the edited code, the order of
+the dimensions. Plain data with plain methods; the page only maps its widgets to it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from . import latent
+from .models import EncoderDecoder
+from .urlstate import MAX_ABS, Start
+
+
+@dataclass
+class Editor:
+    model: str                       # the name of the model this state belongs to
+    start: Start
+    base: torch.Tensor               # (k,) the start code
+    code: torch.Tensor               # (k,) the edited code
+    initial: torch.Tensor            # (k,) the code this version began with (what the page starts from)
+    order: list[int]                 # dimensions, most influential first
+    effect: torch.Tensor             # (k,) how much sweeping each dimension changes the output
+    custom: torch.Tensor | None = None  # a code sent from elsewhere (a drawing, a map point, a link)
+    version: int = 0                 # grows whenever the code is set here rather than by the hand
+    seen: int = 0                    # the last release of the hand taken for this version
+
+    @classmethod
+    def begin(cls, name: str, model: EncoderDecoder, codes: torch.Tensor, ranges: latent.Ranges, start: Start,
+              custom: torch.Tensor | None = None, code: torch.Tensor | None = None, version: int = 0) -> "Editor":
+        """A fresh edit of `name` from `start` (its code edited to `code`, when a link says so)."""
+        base = start_code(start, codes, ranges, custom)
+        order, effect = latent.rank_dimensions(model, base, ranges)
+        first = (code if code is not None else base).clone().float()
+        return cls(name, start, base, first.clone(), first, order, effect, custom, version + 1)
+
+    def restart(self, model: EncoderDecoder, codes: torch.Tensor, ranges: latent.Ranges, start: Start) -> "Editor":
+        """The same model from another start (keeping a code sent from elsewhere as an option)."""
+        return Editor.begin(self.model, model, codes, ranges, start, self.custom, version=self.version)
+
+    def take(self, sent) -> bool:
+        """Take what the page sent on a release ({version, seq, code}) if it edits this version and
+        is new; False (and nothing changes) otherwise, or for anything but k finite numbers within
+        the link's bounds (the page is user input too)."""
+        if not isinstance(sent, dict) or sent.get("version") != self.version:
+            return False
+        seq, values = sent.get("seq"), sent.get("code")
+        if not isinstance(seq, int) or seq <= self.seen:
+            return False
+        if not isinstance(values, (list, tuple)) or len(values) != self.base.numel():
+            return False
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= MAX_ABS
+                   for v in values):
+            return False
+        self.code, self.seen = torch.tensor(values, dtype=torch.float32), seq
+        return True
+
+
+
+def start_code(start: Start, codes: torch.Tensor, ranges: latent.Ranges, custom: torch.Tensor | None) -> torch.Tensor:
+    """The code an edit starts from: a test digit's, the mean, zeros, or one sent from elsewhere."""
+    if start.kind == "code":
+        if custom is None:
+            raise ValueError("There is no code to start from; send one from the map or the draw page.")
+        return custom.clone().float()
+    if start.kind == "mean":
+        return ranges.mean.clone()
+    if start.kind == "zeros":
+        return torch.zeros(codes.shape[1])
+    return codes[start.index].clone()

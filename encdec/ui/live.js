@@ -1,0 +1,542 @@
+// The models of this app, run in the page: a forward pass for exactly the layers encdec/nets.py and
+// encdec/models.py use, and the views that redraw while the hand moves (the code editor, its
+// traversal, interpolation and arithmetic rows). No framework, no build step: Python reads this
+// file and hands it to st.components.v2 as text. The Python side stays the reference: every layer
+// function below is compared with PyTorch in the browser tests.
+//
+// A tensor here is {data: Float32Array, shape: [...]}, row-major like PyTorch's.
+
+// ---- weights: a safetensors blob ---------------------------------------------------------------
+
+/** Parse a safetensors file (Uint8Array) into {metadata, tensors: name -> tensor}. Float32 only. */
+export function parseSafetensors(bytes) {
+  const buffer = bytes.slice().buffer;                   // a fresh, aligned copy
+  const view = new DataView(buffer);
+  const n = Number(view.getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 8, n)));
+  const tensors = {};
+  for (const [name, t] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    if (t.dtype !== "F32") throw new Error(`tensor ${name} is ${t.dtype}, not F32`);
+    const [begin, end] = t.data_offsets;
+    tensors[name] = {data: new Float32Array(buffer, 8 + n + begin, (end - begin) / 4), shape: t.shape};
+  }
+  return {metadata: header.__metadata__ || {}, tensors};
+}
+
+// ---- layers: one function per kind ---------------------------------------------------------------
+
+/** x (..., in) -> (..., out); W (out, in), b (out) or null. */
+export function linear(x, W, b) {
+  const [out, inn] = W.shape, rows = x.data.length / inn, w = W.data;
+  const y = new Float32Array(rows * out);
+  for (let r = 0; r < rows; r++) {
+    const xo = r * inn;
+    for (let o = 0; o < out; o++) {
+      const wo = o * inn;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, i = 0;
+      for (; i + 3 < inn; i += 4) {                      // four sums at once: the CPU overlaps them
+        s0 += w[wo + i] * x.data[xo + i];
+        s1 += w[wo + i + 1] * x.data[xo + i + 1];
+        s2 += w[wo + i + 2] * x.data[xo + i + 2];
+        s3 += w[wo + i + 3] * x.data[xo + i + 3];
+      }
+      for (; i < inn; i++) s0 += w[wo + i] * x.data[xo + i];
+      y[r * out + o] = s0 + s1 + s2 + s3 + (b ? b.data[o] : 0);
+    }
+  }
+  return {data: y, shape: [...x.shape.slice(0, -1), out]};
+}
+
+/** Output positions o (0 <= o < n_out) that read input i = o * stride - pad + kernel_offset inside [0, n_in). */
+function span(nOut, nIn, stride, pad, offset) {
+  const lo = Math.max(0, Math.ceil((pad - offset) / stride));
+  const hi = Math.min(nOut - 1, Math.floor((nIn - 1 + pad - offset) / stride));
+  return [lo, hi];
+}
+
+/** x (Cin, H, W) -> (Cout, Ho, Wo); W (Cout, Cin, k, k). */
+export function conv2d(x, W, b, stride, pad) {
+  const [cin, h, w] = x.shape, [cout, , k] = W.shape, xd = x.data, wd = W.data;
+  const ho = Math.floor((h + 2 * pad - k) / stride) + 1, wo = Math.floor((w + 2 * pad - k) / stride) + 1;
+  const y = new Float32Array(cout * ho * wo);
+  for (let co = 0; co < cout; co++) {
+    const yo = co * ho * wo;
+    if (b) y.fill(b.data[co], yo, yo + ho * wo);
+    for (let ky = 0; ky < k; ky++) {
+      const [oy0, oy1] = span(ho, h, stride, pad, ky);
+      for (let kx = 0; kx < k; kx++) {
+        const [ox0, ox1] = span(wo, w, stride, pad, kx);
+        for (let ci = 0; ci < cin; ci++) {
+          const wv = wd[((co * cin + ci) * k + ky) * k + kx], xc = ci * h * w;
+          for (let oy = oy0; oy <= oy1; oy++) {
+            const xrow = xc + (oy * stride - pad + ky) * w - pad + kx, yrow = yo + oy * wo;
+            for (let ox = ox0; ox <= ox1; ox++) y[yrow + ox] += wv * xd[xrow + ox * stride];
+          }
+        }
+      }
+    }
+  }
+  return {data: y, shape: [cout, ho, wo]};
+}
+
+/** x (Cin, H, W) -> (Cout, Ho, Wo); W (Cin, Cout, k, k), as PyTorch's ConvTranspose2d: each output
+ * pixel gathers the inputs i with o = i * stride - pad + kernel_offset. */
+export function convTranspose2d(x, W, b, stride, pad) {
+  const [cin, h, w] = x.shape, [, cout, k] = W.shape, xd = x.data, wd = W.data;
+  const ho = (h - 1) * stride - 2 * pad + k, wo = (w - 1) * stride - 2 * pad + k;
+  const y = new Float32Array(cout * ho * wo);
+  if (b) for (let co = 0; co < cout; co++) y.fill(b.data[co], co * ho * wo, (co + 1) * ho * wo);
+  for (let co = 0; co < cout; co++) {
+    const yo = co * ho * wo;
+    for (let ky = 0; ky < k; ky++) {
+      const [iy0, iy1] = span(h, ho, 1, 0, 0);             // every input row, then keep those that land inside
+      for (let kx = 0; kx < k; kx++) {
+        for (let ci = 0; ci < cin; ci++) {
+          const wv = wd[((ci * cout + co) * k + ky) * k + kx], xc = ci * h * w;
+          for (let iy = iy0; iy <= iy1; iy++) {
+            const oy = iy * stride - pad + ky;
+            if (oy < 0 || oy >= ho) continue;
+            const xrow = xc + iy * w, yrow = yo + oy * wo - pad + kx;
+            const ix0 = Math.max(0, Math.ceil((pad - kx) / stride)), ix1 = Math.min(w - 1, Math.floor((wo - 1 + pad - kx) / stride));
+            for (let ix = ix0; ix <= ix1; ix++) y[yrow + ix * stride] += wv * xd[xrow + ix];
+          }
+        }
+      }
+    }
+  }
+  return {data: y, shape: [cout, ho, wo]};
+}
+
+/** BatchNorm in eval mode: per channel (x - mean) / sqrt(var + eps) * gamma + beta; x (C, ...). */
+export function batchNorm(x, gamma, beta, mean, variance, eps) {
+  const c = x.shape[0], per = x.data.length / c, y = new Float32Array(x.data.length);
+  for (let i = 0; i < c; i++) {
+    const scale = gamma.data[i] / Math.sqrt(variance.data[i] + eps), shift = beta.data[i] - mean.data[i] * scale;
+    for (let j = i * per; j < (i + 1) * per; j++) y[j] = x.data[j] * scale + shift;
+  }
+  return {data: y, shape: x.shape};
+}
+
+const map = (x, f) => ({data: x.data.map(f), shape: x.shape});
+export const relu = (x) => map(x, (v) => (v > 0 ? v : 0));
+export const sigmoid = (x) => map(x, (v) => 1 / (1 + Math.exp(-v)));
+export const tanh = (x) => map(x, Math.tanh);
+
+/** Softmax over the last dimension. */
+export function softmax(x) {
+  const n = x.shape[x.shape.length - 1], y = new Float32Array(x.data.length);
+  for (let r = 0; r < x.data.length; r += n) {
+    let top = -Infinity, sum = 0;
+    for (let i = 0; i < n; i++) top = Math.max(top, x.data[r + i]);
+    for (let i = 0; i < n; i++) sum += (y[r + i] = Math.exp(x.data[r + i] - top));
+    for (let i = 0; i < n; i++) y[r + i] /= sum;
+  }
+  return {data: y, shape: x.shape};
+}
+
+/** One LSTM layer over a sequence x (T, I) from state (h, c) (Float32Arrays of H), in PyTorch's
+ * gate order i, f, g, o: c' = f c + i g, h' = o tanh(c'). Returns the hidden states (T, H). */
+export function lstmLayer(x, Wih, Whh, bih, bhh, h, c) {
+  const [T, I] = x.shape, H = Whh.shape[1], G = 4 * H;
+  h = Float32Array.from(h);
+  c = Float32Array.from(c);
+  const out = new Float32Array(T * H), gates = new Float32Array(G);
+  for (let t = 0; t < T; t++) {
+    for (let g = 0; g < G; g++) {
+      let s = bih.data[g] + bhh.data[g];
+      const wi = g * I, wh = g * H;
+      for (let i = 0; i < I; i++) s += Wih.data[wi + i] * x.data[t * I + i];
+      for (let j = 0; j < H; j++) s += Whh.data[wh + j] * h[j];
+      gates[g] = s;
+    }
+    for (let j = 0; j < H; j++) {
+      const ig = 1 / (1 + Math.exp(-gates[j])), fg = 1 / (1 + Math.exp(-gates[H + j]));
+      const gg = Math.tanh(gates[2 * H + j]), og = 1 / (1 + Math.exp(-gates[3 * H + j]));
+      c[j] = fg * c[j] + ig * gg;
+      h[j] = og * Math.tanh(c[j]);
+      out[t * H + j] = h[j];
+    }
+  }
+  return {data: out, shape: [T, H]};
+}
+
+/** Stacked LSTM layers named like PyTorch's (prefix.weight_ih_l0 ...); initial states per layer. */
+export function lstm(x, w, prefix, layers, h0, c0) {
+  for (let l = 0; l < layers; l++) {
+    x = lstmLayer(x, w[`${prefix}.weight_ih_l${l}`], w[`${prefix}.weight_hh_l${l}`], w[`${prefix}.bias_ih_l${l}`],
+                  w[`${prefix}.bias_hh_l${l}`], h0[l], c0[l]);
+  }
+  return x;
+}
+
+// ---- plans: what Python's encdec/webmodel.py describes, run op by op ----------------------------------
+
+const zeros = (n) => new Float32Array(n);
+const OPS = {
+  linear: (x, op, w) => linear(x, w[op.weight], op.bias ? w[op.bias] : null),
+  conv2d: (x, op, w) => conv2d(x, w[op.weight], op.bias ? w[op.bias] : null, op.stride, op.padding),
+  conv_transpose2d: (x, op, w) => convTranspose2d(x, w[op.weight], op.bias ? w[op.bias] : null, op.stride, op.padding),
+  batchnorm: (x, op, w) => batchNorm(x, w[op.weight], w[op.bias], w[op.mean], w[op.var], op.eps),
+  relu: (x) => relu(x),
+  tanh: (x) => tanh(x),
+  sigmoid: (x) => sigmoid(x),
+  softmax: (x) => softmax(x),
+  reshape: (x, op) => ({data: x.data, shape: op.shape}),
+  take: (x, op) => ({data: x.data.slice(0, op.n), shape: [op.n]}),   // a VAE's code: the mean half
+  last: (x) => ({data: x.data.slice(x.data.length - x.shape[1]), shape: [x.shape[1]]}),
+  lstm: (x, op, w) => lstm(x, w, op.prefix, op.layers, Array(op.layers).fill(zeros(op.hidden)),
+                           Array(op.layers).fill(zeros(op.hidden))),
+  lstm_decoder: (x, op, w) => {                          // nets.LSTMDecoder: the code sets the state and feeds every step
+    const H = op.hidden, L = op.layers, s = tanh(linear(x, w[op.init_weight], w[op.init_bias])).data;
+    const h0 = [], c0 = [];
+    for (let l = 0; l < L; l++) {                       // init(z).view(2, L, H): h of each layer, then c of each layer
+      h0.push(s.slice(l * H, (l + 1) * H));
+      c0.push(s.slice((L + l) * H, (L + l + 1) * H));
+    }
+    const k = x.data.length, seq = new Float32Array(op.steps * k);
+    for (let t = 0; t < op.steps; t++) seq.set(x.data, t * k);
+    return lstm({data: seq, shape: [op.steps, k]}, w, op.prefix, L, h0, c0);
+  },
+};
+
+export function runPlan(ops, w, x) {
+  for (const op of ops) {
+    const f = OPS[op.op];
+    if (!f) throw new Error(`unknown layer ${op.op}`);
+    x = f(x, op, w);
+  }
+  return x;
+}
+
+/** A model from its blob: encode(pixels 784) -> code, decode(code) -> 784 pixels or 10 probabilities. */
+export function makeModel(bytes) {
+  const {metadata, tensors} = parseSafetensors(bytes);
+  const plan = JSON.parse(metadata.plan);
+  return {
+    id: metadata.id, plan, kind: plan.kind, codeDim: plan.code_dim,
+    encode: (pixels) => runPlan(plan.encoder, tensors, {data: Float32Array.from(pixels), shape: [1, 28, 28]}).data,
+    decode: (code) => runPlan(plan.decoder, tensors, {data: Float32Array.from(code), shape: [code.length]}).data,
+  };
+}
+
+// Models are shared by every view on the page (one module instance serves all mounts).
+const models = new Map();                                // id -> {model, waiting: [resolve...]}
+function modelEntry(id) {
+  if (!models.has(id)) models.set(id, {model: null, waiting: []});
+  return models.get(id);
+}
+function registerModel(bytes) {
+  const model = makeModel(bytes), entry = modelEntry(model.id);
+  if (!entry.model) {
+    entry.model = model;
+    entry.waiting.splice(0).forEach((resolve) => resolve(model));
+  }
+}
+function modelReady(id) {
+  const entry = modelEntry(id);
+  return entry.model ? Promise.resolve(entry.model) : new Promise((resolve) => entry.waiting.push(resolve));
+}
+
+// ---- pictures --------------------------------------------------------------------------------------
+
+/** Draw a 28x28 image (values in [0, 1]) into a canvas at (x, y) of its 2-D context. */
+function putImage(ctx, pixels, x = 0, y = 0) {
+  const img = ctx.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    const v = Math.max(0, Math.min(255, Math.round(pixels[i] * 255)));
+    img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v;
+    img.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(img, x, y);
+}
+
+function putDataUrl(ctx, url, x = 0, y = 0) {
+  const img = new Image();
+  img.onload = () => ctx.drawImage(img, x, y);
+  img.src = url;
+}
+
+/** Class probabilities as bars into a canvas; the most likely one in red. */
+function putProbabilities(canvas, probs, names) {
+  const ctx = canvas.getContext("2d"), w = canvas.width, h = canvas.height, n = probs.length;
+  const top = probs.indexOf(Math.max(...probs)), bw = w / n;
+  ctx.clearRect(0, 0, w, h);
+  ctx.font = "11px sans-serif";
+  ctx.textAlign = "center";
+  for (let i = 0; i < n; i++) {
+    const bh = probs[i] * (h - 30);
+    ctx.fillStyle = i === top ? "#d62728" : "#1f77b4";
+    ctx.fillRect(i * bw + 3, h - 16 - bh, bw - 6, bh);
+    ctx.fillStyle = "#444";
+    ctx.fillText(String(names[i]).slice(0, 7), i * bw + bw / 2, h - 3);
+  }
+  ctx.fillText(`${names[top]} ${(100 * probs[top]).toFixed(0)}%`, Math.min(w - 30, Math.max(30, top * bw + bw / 2)),
+               Math.max(11, h - 20 - probs[top] * (h - 30)));
+}
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  Object.assign(node, props);
+  for (const c of children) node.append(c);
+  return node;
+}
+
+function canvas(width, height, cls) {
+  return el("canvas", {width, height, className: cls});
+}
+
+/** Redraw inside requestAnimationFrame, once per frame, only when asked to. */
+function painter(draw) {
+  let pending = 0, frames = 0;
+  const ask = () => {
+    if (!pending) pending = requestAnimationFrame(() => { pending = 0; frames += 1; draw(); });
+  };
+  ask.frames = () => frames;
+  ask.cancel = () => pending && cancelAnimationFrame(pending);
+  return ask;
+}
+
+/** Send to Python on release, at most every 250 ms: each send in a new turn reruns the script. */
+function throttled(send, gap = 250) {
+  let last = 0, timer = 0, value;
+  const fire = () => { timer = 0; last = performance.now(); send(value); };
+  const push = (v) => {
+    value = v;
+    if (timer) return;
+    const wait = last + gap - performance.now();
+    if (wait <= 0) fire(); else timer = setTimeout(fire, wait);
+  };
+  push.cancel = () => timer && clearTimeout(timer);
+  return push;
+}
+
+const interpolate = (a, b, steps, method) => {
+  const out = [];
+  const dot = a.reduce((s, v, i) => s + v * b[i], 0), na = Math.hypot(...a), nb = Math.hypot(...b);
+  const omega = Math.acos(Math.max(-1, Math.min(1, dot / Math.max(na * nb, 1e-12))));
+  for (let s = 0; s < steps; s++) {
+    const t = s / (steps - 1);
+    if (method === "slerp" && Math.abs(omega) > 1e-4) {
+      const p = Math.sin((1 - t) * omega) / Math.sin(omega), q = Math.sin(t * omega) / Math.sin(omega);
+      out.push(a.map((v, i) => p * v + q * b[i]));
+    } else out.push(a.map((v, i) => (1 - t) * v + t * b[i]));
+  }
+  return out;
+};
+
+// ---- views ---------------------------------------------------------------------------------------------
+
+const CELL_C = 40;        // width of a traversal cell that shows a class and its probability
+const state = new Map();  // per mounted view (its key): what the hand has set, kept across reruns
+
+/** The code editor: one slider per code dimension, the decoded picture redrawn on every frame in
+ * which the code changed, and a traversal grid that catches up frame by frame. Without a model
+ * (one the page cannot run) the same editor shows the pictures Python drew after the last release. */
+function editorView(root, d, model, setStateValue) {
+  const t = d.text, k = d.start.length;
+  const mine = state.get(d.key);
+  const fresh = !mine || mine.version !== d.version || mine.model !== d.model_key;
+  const s = fresh ? {code: d.code.slice(), version: d.version, model: d.model_key, focus: null, seq: 0} : mine;
+  state.set(d.key, s);
+  // What Python hears: the code, the version of the start it edits, and a count of releases.
+  const send = throttled((code) => setStateValue("edit", {version: s.version, seq: ++s.seq, code}));
+
+  const picture = d.classifier ? canvas(300, 190, "probs") : canvas(28, 28, "big");
+  const right = el("div", {className: "right"}, picture, el("div", {className: "caption", textContent: d.classifier ? t.probabilities : t.edited}));
+  const list = el("div", {className: "sliders"});
+  const more = el("details", {}, el("summary", {textContent: t.more}));
+  const resetAll = el("button", {textContent: t.reset_all, className: "reset-all"});
+  const left = el("div", {className: "left"}, resetAll, list);
+  const trav = el("div", {className: "traversal"});
+  root.replaceChildren(el("div", {className: "editor"}, left, right), el("h4", {textContent: t.traversal}), trav);
+
+  const inputs = {}, values = {};
+  const order = () => (s.focus === null ? d.order : [s.focus, ...d.order.filter((x) => x !== s.focus)]);
+  const shownDims = () => order().slice(0, d.shown);
+  function row(dim) {
+    const lo = Math.min(d.low[dim], d.start[dim], s.code[dim]), hi = Math.max(d.high[dim], d.start[dim], s.code[dim]);
+    const input = el("input", {type: "range", min: lo, max: hi, step: (hi - lo) / 400, value: s.code[dim]});
+    input.dataset.dim = dim;
+    const value = el("span", {className: "value", textContent: s.code[dim].toFixed(2)});
+    const reset = el("button", {textContent: "↺", title: t.reset_help, className: "reset"});
+    input.addEventListener("input", () => {
+      s.code[dim] = +input.value;
+      value.textContent = (+input.value).toFixed(2);
+      lastInput = performance.now();
+      redraw();
+    });
+    input.addEventListener("change", () => send(s.code.slice()));
+    reset.addEventListener("click", () => set(dim, d.start[dim]));
+    inputs[dim] = input;
+    values[dim] = value;
+    const label = el("span", {className: "label", textContent: `${s.focus === dim ? "▶ " : ""}${t.dim.replace("{d}", dim)} · ${t.start} ${d.start[dim].toFixed(2)}`});
+    return el("div", {className: "row"}, label, input, value, reset);
+  }
+  function set(dim, v) {
+    s.code[dim] = v;
+    inputs[dim].value = v;
+    values[dim].textContent = v.toFixed(2);
+    redraw();
+    send(s.code.slice());
+  }
+  function layout() {
+    const dims = order();
+    list.replaceChildren(...dims.slice(0, d.shown).map(row));
+    more.replaceChildren(el("summary", {textContent: t.more.replace("{n}", dims.length - d.shown)}), ...dims.slice(d.shown).map(row));
+    if (dims.length > d.shown) list.append(more);
+  }
+  resetAll.addEventListener("click", () => {
+    d.start.forEach((v, i) => { s.code[i] = v; inputs[i].value = v; values[i].textContent = v.toFixed(2); });
+    redraw();
+    send(s.code.slice());
+  });
+
+  // The traversal: each row sweeps one dimension around the current code (the middle column).
+  const strips = [];
+  function travLayout() {
+    strips.length = 0;
+    trav.replaceChildren(...shownDims().map((dim) => {
+      const strip = canvas(d.steps * (d.classifier ? CELL_C : 29) - 1, d.classifier ? 36 : 28, d.classifier ? "strip classes" : "strip");
+      const edit = el("button", {textContent: `${t.edit} ${dim}`, className: "edit"});
+      edit.addEventListener("click", () => { s.focus = dim; layout(); travLayout(); travRestart(); });
+      strips.push({dim, strip});
+      return el("div", {className: "trow"}, edit, strip);
+    }));
+  }
+  // The grid catches up one picture at a time, within a few ms per frame, and waits while the hand
+  // moves: the picture under the hand always comes first.
+  let version = 0, lastInput = 0, travTimer = 0, cursor = 0;
+  const sweepCode = (dim, j) => {
+    const z = s.code.slice();
+    z[dim] = s.code[dim] + (d.high[dim] - d.low[dim]) * (j / (d.steps - 1) - 0.5);
+    return z;
+  };
+  function drawCell(entry, j) {
+    const ctx = entry.strip.getContext("2d");
+    if (!model) {                                        // server mode: Python drew this row
+      const url = d.server.traversal[entry.dim];
+      if (url && j === 0) putDataUrl(ctx, url);
+      return;
+    }
+    const out = model.decode(sweepCode(entry.dim, j)), middle = j === (d.steps - 1) / 2;
+    if (d.classifier) {
+      const top = out.indexOf(Math.max(...out));
+      ctx.fillStyle = "#fff";
+      ctx.fillRect(j * CELL_C, 0, CELL_C - 1, entry.strip.height);
+      ctx.fillStyle = middle ? "#d62728" : "#333";
+      ctx.font = "12px sans-serif";
+      ctx.fillText(String(d.classes[top]).slice(0, 5), j * CELL_C + 3, 15);
+      ctx.fillText(`${Math.round(out[top] * 100)}%`, j * CELL_C + 3, 31);
+    } else putImage(ctx, out, j * 29, 0);
+    if (middle) {
+      ctx.strokeStyle = "#d62728";
+      ctx.strokeRect(j * (d.classifier ? CELL_C : 29) + 0.5, 0.5, (d.classifier ? CELL_C : 28) - 1, entry.strip.height - 1);
+    }
+  }
+  function travWork() {
+    travTimer = 0;
+    if (performance.now() - lastInput < 150) { travTimer = requestAnimationFrame(travWork); return; }
+    const until = performance.now() + 6, total = strips.length * d.steps;
+    while (cursor < total && performance.now() < until) {
+      drawCell(strips[Math.floor(cursor / d.steps)], cursor % d.steps);
+      cursor += 1;
+    }
+    if (cursor < total) travTimer = requestAnimationFrame(travWork);
+  }
+  function travRestart() {
+    version += 1;
+    cursor = 0;
+    if (!travTimer) travTimer = requestAnimationFrame(travWork);
+  }
+
+  let decodeMs = 0;
+  const draw = painter(() => {
+    if (!model) {                                        // server mode: the pictures of the last release
+      if (d.server.probs) putProbabilities(picture, d.server.probs, d.classes);
+      else if (d.server.image) putDataUrl(picture.getContext("2d"), d.server.image);
+      travRestart();
+      return;
+    }
+    const t0 = performance.now();
+    const out = model.decode(s.code);
+    decodeMs = performance.now() - t0;
+    if (d.classifier) putProbabilities(picture, Array.from(out), d.classes);
+    else putImage(picture.getContext("2d"), out);
+    root.dataset.frames = String(draw.frames());
+    root.dataset.decodeMs = decodeMs.toFixed(2);
+    travRestart();
+  });
+  function redraw() { draw(); }
+  layout();
+  travLayout();
+  redraw();
+  return () => { draw.cancel(); send.cancel(); if (travTimer) cancelAnimationFrame(travTimer); };
+}
+
+/** A row of decoded codes: interpolation from A to B (steps and path set here, live), or A, B, C and A - B + C. */
+function rowView(root, d, model) {
+  const t = d.text, s = state.get(d.key) || {steps: d.steps, method: d.method};
+  state.set(d.key, s);
+  const strip = canvas(1, 1, "row");
+  const labels = el("div", {className: "row-labels"});
+  const controls = el("div", {className: "controls"});
+  root.replaceChildren(controls, strip, labels);
+  const draw = painter(() => {
+    const codes = d.view === "interpolation" ? interpolate(d.codes[0], d.codes[1], s.steps, s.method) : d.codes;
+    const names = d.view === "interpolation" ? codes.map((_, i) => (i / (codes.length - 1)).toFixed(2)) : d.names;
+    const outs = codes.map((z) => model.decode(z));
+    const cell = d.classifier ? 60 : 29;
+    strip.width = codes.length * cell - 1;
+    strip.height = d.classifier ? 60 : 28;
+    const ctx = strip.getContext("2d");
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, strip.width, strip.height);
+    outs.forEach((out, j) => {
+      if (d.classifier) {
+        const top = out.indexOf(Math.max(...out));
+        ctx.fillStyle = "#333";
+        ctx.font = "12px sans-serif";
+        ctx.fillText(String(d.classes[top]).slice(0, 8), j * cell + 2, 24);
+        ctx.fillText(`${Math.round(out[top] * 100)}%`, j * cell + 2, 44);
+      } else putImage(ctx, out, j * cell, 0);
+    });
+    strip.style.width = `${strip.width * (d.classifier ? 1 : 3)}px`;
+    labels.replaceChildren(...names.map((n) => el("span", {textContent: n, style: `width:${cell * (d.classifier ? 1 : 3)}px`})));
+    root.dataset.frames = String(draw.frames());
+  });
+  if (d.view === "interpolation") {
+    const steps = el("input", {type: "range", min: 3, max: 16, step: 1, value: s.steps});
+    const stepsLabel = el("span", {textContent: `${t.steps}: ${s.steps}`});
+    steps.addEventListener("input", () => { s.steps = +steps.value; stepsLabel.textContent = `${t.steps}: ${s.steps}`; draw(); });
+    const paths = ["linear", "slerp"].map((m) => {
+      const b = el("button", {textContent: t[m], className: m === s.method ? "on" : ""});
+      b.addEventListener("click", () => { s.method = m; paths.forEach((p) => p.classList.toggle("on", p === b)); draw(); });
+      return b;
+    });
+    controls.replaceChildren(stepsLabel, steps, el("span", {textContent: `${t.path}:`}), ...paths);
+  }
+  draw();
+  return () => draw.cancel();
+}
+
+// ---- the component -------------------------------------------------------------------------------------
+
+export default function (component) {
+  const {data, parentElement, setStateValue, key} = component;
+  if (data instanceof Uint8Array) {                      // a model's weights: kept for every view of this page
+    registerModel(data);
+    return;
+  }
+  const d = {...data, key};
+  const root = parentElement.querySelector(".live") || parentElement.appendChild(el("div", {className: "live"}));
+  root.dataset.view = d.view;
+  if (d.view === "editor" && d.server) return editorView(root, d, null, setStateValue);
+  let cleanup = null, gone = false;
+  modelReady(d.model_key).then((model) => {
+    if (gone) return;
+    root.dataset.ready = "1";
+    cleanup = d.view === "editor" ? editorView(root, d, model, setStateValue) : rowView(root, d, model);
+  });
+  return () => { gone = true; if (cleanup) cleanup(); };
+}
