@@ -18,8 +18,8 @@ import threading
 import time
 from pathlib import Path
 
-from tests.e2e.conftest import CHROMIUM, FLAGS, Server
-from tests.e2e.helpers import errors, image_src, map_point, open_page, settle, wait_for_new_src
+from bench.chromium import CHROMIUM, FLAGS, Server
+from bench.chromium import errors, image_src, map_point, open_page, settle, wait_for_new_src
 
 HERE = Path(__file__).resolve().parent
 MODEL = "mnist-cnn-ae-16"

@@ -59,6 +59,9 @@ def _write_temporary(model: EncoderDecoder, folder: Path, info: dict) -> Path:
     if len(header["meta"].encode()) > MAX_HEADER_BYTES // 2:
         raise CheckpointError("This model's description is too large to save; it should never be.")
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    extras = getattr(model, "extras", {}) or {}
+    check_extras({k: (tuple(v.shape), v.dtype) for k, v in extras.items()})
+    tensors.update({k: v.detach().to("cpu").contiguous() for k, v in extras.items()})
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=folder)
     os.close(fd)
     try:
@@ -247,16 +250,38 @@ def read_header(path: str | os.PathLike) -> tuple[ModelConfig, dict]:
     return config, meta
 
 
+# Tensors a checkpoint may carry besides the model's own: the code space while it trained (frames.py).
+EXTRAS = {"frames.xy": torch.float16, "frames.labels": torch.uint8, "frames.when": torch.float32}
+MAX_FRAME_POINTS = 10_000_000  # frames x points, far above what a training records
+
+
+def check_extras(shapes: dict) -> None:
+    """Extra tensors must be exactly the frames' three, with shapes that agree and sizes in bounds."""
+    if not shapes:
+        return
+    if set(shapes) != set(EXTRAS) or any(shapes[k][1] != EXTRAS[k] for k in EXTRAS):
+        raise ValueError("its extra tensors are not the training frames this app records")
+    (f, n, two), (m,), (g, pair) = shapes["frames.xy"][0], shapes["frames.labels"][0], shapes["frames.when"][0]
+    if two != 2 or pair != 2 or m != n or g != f or f * n > MAX_FRAME_POINTS:
+        raise ValueError("its training frames have shapes that do not agree")
+
+
 def _check_tensors(f, path: Path, config: ModelConfig) -> None:
     """Every declared tensor against the config's shapes, and their total size against the file."""
     expected = config.state_shapes()
     keys = set(f.keys())
+    extra = {k: (tuple(f.get_slice(k).get_shape()), _DTYPES.get(f.get_slice(k).get_dtype())) for k in keys - set(expected)}
+    try:
+        check_extras(extra)
+    except ValueError as e:
+        raise CheckpointError(f"{path.name}: {e}; it cannot be loaded.") from None
+    keys -= set(extra)
     if keys != set(expected):
         missing, extra = sorted(set(expected) - keys), sorted(keys - set(expected))
         raise CheckpointError(
             f"{path.name} does not match its own description ({config.title}): "
             f"missing {len(missing)} and unexpected {len(extra)} weights; it cannot be loaded.")
-    need = 0
+    need = sum(math.prod(shape) * dtype.itemsize for shape, dtype in extra.values())
     for k in sorted(keys):
         part = f.get_slice(k)
         shape, dtype = tuple(part.get_shape()), _DTYPES.get(part.get_dtype())
@@ -277,7 +302,7 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> Encoder
     try:
         with safe_open(str(path), framework="pt") as f:
             _check_tensors(f, path, config)  # before anything is allocated
-            state = {k: f.get_tensor(k) for k in f.keys()}
+            state = {k: f.get_tensor(k) for k in f.keys() if k not in EXTRAS}
     except (SafetensorError, OSError, RuntimeError) as e:
         raise CheckpointError(f"{path.name} is damaged ({shown(str(e), 120)[1:-1]}); choose an intact checkpoint.") from None
     if not all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()):
@@ -298,6 +323,18 @@ def metric_summary(metrics: dict, names: dict | None = None) -> str:
     if "neg_elbo" in metrics:
         parts.append(f"{names['neg_elbo']} {metrics['neg_elbo']:.1f} nats" + (f" (KL {metrics['kl']:.1f})" if "kl" in metrics else ""))
     return ", ".join(parts) or "–"
+
+
+def read_frames(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The training frames a checkpoint carries (empty when it has none); the file is checked as by `load`."""
+    path = Path(path)
+    config, _ = read_header(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            _check_tensors(f, path, config)
+            return {k: f.get_tensor(k) for k in f.keys() if k in EXTRAS}
+    except (SafetensorError, OSError, RuntimeError) as e:
+        raise CheckpointError(f"{path.name} is damaged ({shown(str(e), 120)[1:-1]}); choose an intact checkpoint.") from None
 
 
 # -- names -----------------------------------------------------------------------------------
@@ -355,10 +392,17 @@ class ModelInfo:
     shipped: bool
     error: str | None = None  # set when the file could not be read
     mtime: float = 0.0        # the file's modification time when it was listed
+    source: str = "own"       # "shipped", "class" (published to a classroom) or "own"
 
     @property
     def metrics(self) -> dict:
         return self.meta.get("metrics", {})
+
+    @property
+    def ref(self) -> str:
+        """How the app names it in the model picker and in links: class models carry a prefix, so
+        a visitor's own model never hides one of the class's."""
+        return f"class:{self.name}" if self.source == "class" else self.name
 
 
 _headers: OrderedDict = OrderedDict()  # (path, mtime, size) -> (config, meta) or error; shared by all stores
@@ -387,9 +431,10 @@ class ModelStore:
     """A folder of checkpoints. Names are sanitised so no path escapes the folder; a new model
     never replaces another: its name is chosen and taken in one atomic step."""
 
-    def __init__(self, root: str | os.PathLike, *, shipped: bool = False, reserved=()):
+    def __init__(self, root: str | os.PathLike, *, shipped: bool = False, reserved=(), source: str | None = None):
         self.root = Path(root)
         self.shipped = shipped
+        self.source = source or ("shipped" if shipped else "own")
         self.reserved = frozenset(reserved)  # names taken elsewhere (the shipped models)
         if not shipped:
             self.clean_leftovers()
@@ -410,7 +455,7 @@ class ModelStore:
             except OSError:
                 continue  # deleted while listing
             config, meta, error = _cached_header(p, stat)
-            out.append(ModelInfo(p.stem, p, config, meta, self.shipped, error, stat.st_mtime))
+            out.append(ModelInfo(p.stem, p, config, meta, self.shipped, error, stat.st_mtime, self.source))
         return out
 
     def load(self, name: str, device="cpu") -> EncoderDecoder:

@@ -17,7 +17,12 @@ MAX_PIXELS = 40_000_000  # larger uploads are refused before decoding
 
 
 class DrawingError(ValueError):
-    """The picture cannot become a digit; the message says what to do."""
+    """The picture cannot become a digit; the message says what to do, and `key` names the reason
+    (pages show their own sentence for it: empty, faint, not_image, too_large, bad_page)."""
+
+    def __init__(self, key: str, message: str, **values):
+        super().__init__(message)
+        self.key, self.values = key, values
 
 
 def ink_share(ink: np.ndarray) -> float:
@@ -41,7 +46,7 @@ def to_mnist(ink: np.ndarray) -> torch.Tensor:
 
     ink = np.clip(np.asarray(ink, dtype=np.float32), 0, 1)
     if ink.ndim != 2 or is_empty(ink):
-        raise DrawingError("The drawing is empty: draw a digit that fills most of the box.")
+        raise DrawingError("empty", "The drawing is empty: draw a digit that fills most of the box.")
     rows = np.flatnonzero((ink > 0.1).any(1))
     cols = np.flatnonzero((ink > 0.1).any(0))
     crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
@@ -52,7 +57,7 @@ def to_mnist(ink: np.ndarray) -> torch.Tensor:
                        dtype=np.float32)
     small = np.clip(small, 0, 1)
     if small.sum() <= 0:
-        raise DrawingError("The drawing is too faint to read: draw with thicker strokes.")
+        raise DrawingError("faint", "The drawing is too faint to read: draw with thicker strokes.")
     # Place the box in the frame, then shift it so that its centre of mass is the frame's centre.
     frame = np.zeros((SIZE, SIZE), dtype=np.float32)
     top, left = (SIZE - nh) // 2, (SIZE - nw) // 2
@@ -61,6 +66,18 @@ def to_mnist(ink: np.ndarray) -> torch.Tensor:
     middle = (SIZE - 1) / 2
     frame = ndimage.shift(frame, (middle - cy, middle - cx), order=1, mode="constant", cval=0.0)
     return torch.from_numpy(np.clip(frame, 0, 1))
+
+
+def digit_from_page(sent) -> torch.Tensor | None:
+    """The 28x28 the Draw page made of a drawing ({"pixels": 784 numbers} or None for an empty box),
+    checked like any user input; None when nothing is drawn."""
+    if sent is None or (isinstance(sent, dict) and sent.get("pixels") is None):
+        return None
+    values = sent.get("pixels") if isinstance(sent, dict) else None
+    if not isinstance(values, list) or len(values) != SIZE * SIZE or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in values):
+        raise DrawingError("bad_page", "The drawing did not arrive intact; draw it again.")
+    return torch.tensor(values, dtype=torch.float32).clamp(0, 1).reshape(SIZE, SIZE)
 
 
 def ink_from_canvas(rgba: np.ndarray) -> np.ndarray:
@@ -83,8 +100,8 @@ def ink_from_image(data: bytes) -> np.ndarray:
     try:
         img = Image.open(io.BytesIO(data), formats=FORMATS)
         if img.width * img.height > MAX_PIXELS:
-            raise DrawingError(f"That image is {img.width}x{img.height} pixels, too large to read; "
-                               "upload one under 40 megapixels (a phone photo is fine).")
+            raise DrawingError("too_large", f"That image is {img.width}x{img.height} pixels, too large to read; "
+                               "upload one under 40 megapixels (a phone photo is fine).", w=img.width, h=img.height)
         if img.format == "JPEG":
             img.draft("L", (WORK_SIZE, WORK_SIZE))  # the decoder itself skips detail we would throw away
         img.load()
@@ -94,7 +111,7 @@ def ink_from_image(data: bytes) -> np.ndarray:
     except DrawingError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        raise DrawingError("That file is not an image this app can read: upload a PNG or JPEG of a digit.") from None
+        raise DrawingError("not_image", "That file is not an image this app can read: upload a PNG or JPEG of a digit.") from None
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
         base = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(base, img.convert("RGBA"))

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import torch
 
 from . import maps
+from .frames import Recorder
 from .checkpoint import CheckpointError, ModelStore
 from .data import Dataset
 from .latent import decoder_output, encode
@@ -42,6 +43,7 @@ class Job:
     progress: Progress | Step | None = None
     curve: list = field(default_factory=list)  # (fraction, train loss or None, val loss or None)
     preview: torch.Tensor | None = None        # (PREVIEW, ...) outputs of the model so far
+    recorder: Recorder | None = None           # the code space as it forms (frames.py)
     stop_event: threading.Event = field(default_factory=threading.Event)
     _wake: Callable[[], None] = field(default=lambda: None, repr=False)
 
@@ -163,10 +165,11 @@ def save_with_map(model, store: ModelStore, name: str, data: Dataset, callback: 
 def training(config: ModelConfig, train_config: TrainConfig, data: Dataset, store: ModelStore, name: str,
              owner: str = "") -> Job:
     """A job that trains a model, maps its test codes and saves it; its result is the saved name."""
-    job = Job(name, kind="train", owner=owner, config=config, train_config=train_config)
+    job = Job(name, kind="train", owner=owner, config=config, train_config=train_config, recorder=Recorder(data.val))
 
     def work(callback, stop):
-        model = train_model(config, train_config, data, callback=follow_training(job, data, callback), stop=stop)
+        model = train_model(config, train_config, data, callback=follow_training(job, data, callback), stop=stop,
+                            recorder=job.recorder)
         return save_with_map(model, store, name, data, callback, stop)
 
     job.work = work
@@ -197,11 +200,11 @@ def probe_model(model, data: Dataset, per_class: int | None, store: ModelStore, 
 def new_decoder(classifier, data: Dataset, decoder: str, epochs: int, limit: int | None, store: ModelStore,
                 name: str, source_name: str, owner: str = "") -> Job:
     """A job that trains a new image decoder on a frozen classifier's code and saves it."""
-    job = Job(name, kind="decoder", owner=owner)
+    job = Job(name, kind="decoder", owner=owner, train_config=TrainConfig(epochs=epochs), recorder=Recorder(data.val))
 
     def work(callback, stop):
         model = transfer.decoder_from_classifier(classifier, data, decoder=decoder, epochs=epochs, limit=limit,
-                                                 source_name=source_name, stop=stop,
+                                                 source_name=source_name, stop=stop, recorder=job.recorder,
                                                  callback=follow_training(job, data, callback))
         return save_with_map(model, store, name, data, callback, stop)
 

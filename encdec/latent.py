@@ -186,6 +186,15 @@ def reconstruction_errors(model: EncoderDecoder, split: Split, codes: torch.Tens
     return torch.cat(out).numpy()
 
 
+def code_from_page(sent, code_dim: int) -> torch.Tensor | None:
+    """A code a page sent ({"code": k numbers}), checked like any user input; None when absent or unusable."""
+    values = sent.get("code") if isinstance(sent, dict) else None
+    if not isinstance(values, list) or len(values) != code_dim or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) < 1e4 for v in values):
+        return None
+    return torch.tensor(values, dtype=torch.float32)
+
+
 def all_finite(codes: torch.Tensor) -> bool:
     """Whether every code is a finite number (a model with huge weights can overflow)."""
     return bool(torch.isfinite(codes).all())

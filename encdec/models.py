@@ -106,6 +106,7 @@ class EncoderDecoder(nn.Module):
         super().__init__()
         self.config = config
         self.meta: dict = {}
+        self.extras: dict = {}  # tensors saved beside the weights: the code space while it trained (frames.py)
         k = config.code_dim
         enc_hidden = config.hidden or DEFAULT_HIDDEN[config.encoder]
         out = 2 * k if config.kind == "vae" else k

@@ -71,3 +71,21 @@ def download_allowed() -> bool:
 def max_trainings() -> int:
     """`ENCDEC_MAX_TRAININGS`: long jobs (trainings, probes) that run at once on a server."""
     return integer("ENCDEC_MAX_TRAININGS", 1, 1, 64)
+
+
+def shared() -> bool:
+    """`ENCDEC_SHARED=1`: a classroom server, where every visitor works in a private workspace."""
+    return flag("ENCDEC_SHARED", False)
+
+
+def teachers() -> frozenset[str]:
+    """`ENCDEC_TEACHERS`: the e-mail addresses of signed-in users who teach (comma-separated)."""
+    return frozenset(e.strip().lower() for e in os.environ.get("ENCDEC_TEACHERS", "").split(",") if e.strip())
+
+
+def quotas() -> dict[str, int]:
+    """Per-workspace limits on a classroom server (a visitor who reaches one is told what to delete)."""
+    return {"models": integer("ENCDEC_QUOTA_MODELS", 20, 1, 10_000),
+            "megabytes": integer("ENCDEC_QUOTA_MB", 100, 1, 1_000_000),
+            "trainings": integer("ENCDEC_QUOTA_TRAININGS", 1, 1, 64),
+            "upload_mb": integer("ENCDEC_QUOTA_UPLOAD_MB", 20, 1, 200)}

@@ -272,11 +272,18 @@ def check_stop(stop: threading.Event | None) -> None:
 
 def train_model(config, train_config: TrainConfig, data: Dataset, *, callback=None,
                 stop: threading.Event | None = None, command: str | None = None,
-                test_limit: int | None = None) -> EncoderDecoder:
+                test_limit: int | None = None, recorder=None) -> EncoderDecoder:
     """Build, train and test a model (on the first `test_limit` test images, all by default);
-    its `meta` holds test metrics, history and recipe. A set `stop` raises TrainingStopped at any
+    its `meta` holds test metrics, history and recipe, its `extras` the code space as it formed
+    (`recorder`, a frames.Recorder, or a new one). A set `stop` raises TrainingStopped at any
     point, the final test pass included."""
+    from .frames import Recorder
     from .models import build
+
+    if recorder is None and len(data.val):
+        recorder = Recorder(data.val)
+    if recorder is not None:
+        callback = both(recorder, callback)
 
     if config.dataset != data.name:
         raise TrainingError(f"The model is for {config.dataset} but the data is {data.name}.")
@@ -294,7 +301,17 @@ def train_model(config, train_config: TrainConfig, data: Dataset, *, callback=No
         recipe["command"] = command
     model.meta = {"metrics": metrics, "recipe": recipe, "dataset": data.name,
                   "history": {k: history[k] for k in ("epoch", "train_loss", "val_loss")}}
+    model.extras = recorder.tensors() if recorder is not None else {}
     return model.cpu().eval()
+
+
+def both(first, second):
+    """One progress callback that calls two (the second may be None)."""
+    def callback(p):
+        first(p)
+        if second is not None:
+            second(p)
+    return callback
 
 
 def estimate_seconds(model: EncoderDecoder, train_config: TrainConfig, n_train: int, n_val: int = 5000,

@@ -16,7 +16,7 @@ from torch.nn import functional as F
 from . import latent
 from .data import Dataset, Split
 from .models import EncoderDecoder, ModelConfig, build
-from .train import Step, TrainConfig, TrainingError, check_stop, evaluate, fit
+from .train import Step, TrainConfig, TrainingError, both, check_stop, evaluate, fit
 
 LABELS_PER_CLASS = (10, 100, 1000, None)  # None: all labels
 
@@ -130,8 +130,9 @@ def probe_model(model: EncoderDecoder, data: Dataset, per_class: int | None = No
 
 def decoder_from_classifier(classifier: EncoderDecoder, data: Dataset, decoder: str = "deconv", epochs: int = 2,
                             limit: int | None = None, callback=None, stop=None, seed: int = 0,
-                            source_name: str | None = None) -> EncoderDecoder:
-    """An autoencoder whose encoder is `classifier`'s, frozen, and whose image decoder is new."""
+                            source_name: str | None = None, recorder=None) -> EncoderDecoder:
+    """An autoencoder whose encoder is `classifier`'s, frozen, and whose image decoder is new
+    (with `recorder`, a frames.Recorder, its code space is recorded as it trains: it stays put)."""
     if not classifier.is_classifier:
         raise TrainingError("Choose a classifier: its code is what the new decoder learns to draw from.")
     config = ModelConfig(kind="autoencoder", encoder=classifier.config.encoder, decoder=decoder,
@@ -141,8 +142,11 @@ def decoder_from_classifier(classifier: EncoderDecoder, data: Dataset, decoder: 
     model = build(config)
     model.encoder.load_state_dict(classifier.encoder.state_dict())
     model.freeze_encoder()
+    if recorder is not None:
+        callback = both(recorder, callback)
     history = fit(model, data, TrainConfig(epochs=epochs, lr=3e-3, seed=seed, limit=limit), callback=callback, stop=stop)
     check_stop(stop)
+    model.extras = recorder.tensors() if recorder is not None else {}
     _describe(model, source_name or classifier.config.title, data, history, "decoder on a frozen classifier encoder",
               decoder=decoder, epochs=epochs, limit=limit)
     return model

@@ -99,7 +99,14 @@ def weights_blob(model: EncoderDecoder, model_id: str = "") -> bytes:
             if op["op"] in ("lstm", "lstm_decoder"):
                 names |= {k for k in state if k.startswith(op["prefix"] + ".")}
     tensors = {k: state[k].detach().to("cpu", torch.float32).contiguous() for k in sorted(names)}
-    return safetensors_bytes(tensors, metadata={"plan": json.dumps(p), "id": model_id})
+    return safetensors_bytes(tensors, metadata={"kind": "model", "plan": json.dumps(p), "id": model_id})
+
+
+def map_blob(xy, codes, labels, map_id: str, raw: bool = False) -> bytes:
+    """A map for the page: positions (N, 2), the codes of its points (N, k) and labels, float32."""
+    tensors = {name: torch.as_tensor(v).to(torch.float32).contiguous()
+               for name, v in (("xy", xy), ("codes", codes), ("labels", labels))}
+    return safetensors_bytes(tensors, metadata={"kind": "map", "id": map_id, "raw": "1" if raw else "0"})
 
 
 def page_can_run(model: EncoderDecoder) -> bool:

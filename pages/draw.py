@@ -1,15 +1,13 @@
 import streamlit as st
-import torch
-from streamlit_drawable_canvas import st_canvas
 
 from encdec import latent
 from encdec.data import class_names
-from encdec.digitize import DrawingError, ink_from_canvas, ink_from_image, is_empty, to_mnist
+from encdec.digitize import DrawingError, digit_from_page, to_mnist
+from encdec.imaging import grid
 from encdec.projection import MapSettings, nearest
-from encdec.ui import cache, charts
+from encdec.ui import cache, charts, live
 from encdec.ui.common import (classifier_for, codes_or_stop, models_of, open_in_editor, page, png, probability_chart,
                               t)
-from encdec.imaging import grid
 from encdec.urlstate import Start
 
 UNSURE = 0.6  # below this top probability the prediction is shown as a guess
@@ -17,62 +15,72 @@ UNSURE = 0.6  # below this top probability the prediction is shown as a guess
 info = page("page_draw", "draw_intro")
 model = cache.model(info)
 names = class_names(model.config.dataset)
+clfs = models_of("classifier", model.config.dataset)
+clf_info = None
+if clfs:
+    default = info if model.is_classifier else classifier_for(model.config.dataset)
+    clf_names = list(clfs)
+    clf_info = clfs[st.selectbox(t("draw_classifier"), clf_names, index=clf_names.index(default.name), key="draw_clf")]
+else:
+    st.info(t("draw_no_classifier"))
 
-left, right = st.columns([1, 2])
-with left:
-    canvas = st_canvas(stroke_width=18, stroke_color="#ffffff", background_color="#000000", height=280, width=280,
-                       drawing_mode="freedraw", return_image_data=True, key="canvas")
-    st.caption(t("draw_canvas_help"))
-    upload = st.file_uploader(t("draw_upload"), type=["png", "jpg", "jpeg"], key="draw_upload")
+in_page = live.load_model(info)
+clf_in_page = clf_info is not None and (clf_info.path == info.path and in_page or clf_info.path != info.path and
+                                        live.load_model(clf_info))
+TEXT = {"undo": t("draw_undo"), "clear": t("draw_clear"), "pen": t("draw_pen"), "help": t("draw_canvas_help"),
+        "seen": t("draw_seen"), "reconstruction": t("reconstruction"), "code": t("home_code", k=model.config.code_dim),
+        "speck": t("draw_speck"), "live": t("draw_live"), "no_classifier": t("draw_no_classifier")}
 
-try:
-    if upload is not None:
-        ink = ink_from_image(upload.getvalue())
-    else:
-        rgba = canvas.image_data if canvas is not None else None
-        ink = ink_from_canvas(rgba) if rgba is not None else None
-    if ink is None or is_empty(ink):
-        right.info(t("draw_empty"))
-        st.stop()
-    x = to_mnist(ink)
-except DrawingError as e:
-    right.warning(str(e))
-    st.stop()
 
-code = latent.encode(model, x[None, None])  # (1, k)
-with right:
-    a, b, c = st.columns(3)
-    a.image(png(x, 5), caption=t("draw_seen"))
-    if not model.is_classifier:
-        b.image(png(latent.decode(model, code)[0], 5), caption=t("reconstruction"))
-    c.plotly_chart(charts.code_bars(code[0]), key="draw_code")
-    c.caption(t("home_code", k=model.config.code_dim))
-
-    clfs = models_of("classifier", model.config.dataset)
-    if clfs:
-        clf_names = list(clfs)
-        default = info.name if model.is_classifier else classifier_for(model.config.dataset).name
-        clf_name = st.selectbox(t("draw_classifier"), clf_names, index=clf_names.index(default), key="draw_clf")
-        clf = cache.model(clfs[clf_name])
-        probs = latent.class_probabilities(clf, latent.encode(clf, x[None, None]))[0]
-        top = int(probs.argmax())
-        if probs[top] >= UNSURE:
-            st.success(t("draw_prediction", label=names[top], p=float(probs[top])))
+@st.fragment
+def drawing() -> None:
+    left, right = st.columns([3, 2])
+    with left:
+        live.view("draw", {"view": "draw", "model_key": live.model_key(info) if in_page else None,
+                           "classifier_key": live.model_key(clf_info) if clf_in_page else None,
+                           "classes": list(names), "pen": 18, "text": TEXT}, digit=None)
+    with right:
+        upload = st.file_uploader(t("draw_upload"), type=["png", "jpg", "jpeg"], key="draw_upload")
+    try:
+        if upload is not None:
+            x = to_mnist(cache.ink_of_picture(upload.getvalue()))
+            right.image(png(x, 4), caption=t("draw_seen_upload"))
         else:
-            st.warning(t("draw_unsure", label=names[top], p=float(probs[top])))
-        probability_chart(probs, names)
-    if st.button(t("draw_edit"), type="primary"):
-        open_in_editor(Start("code"), code[0])
+            x = digit_from_page(live.sent("draw", "digit"))
+    except DrawingError as e:
+        right.warning(t(f"drawing_{e.key}", **e.values))
+        return
+    if x is None:
+        right.info(t("draw_empty"))
+        return
 
-st.subheader(t("draw_on_map"))
-codes = codes_or_stop(info)
-result, pending = cache.map_now(info, "test", MapSettings())
-if pending:
-    st.caption(t("map_pca_for_now"))
-where = result.projector(codes).transform(code.numpy())
-test = cache.split(model.config.dataset, "test")
-st.plotly_chart(charts.latent_map(result.embedding, test.labels.numpy(), names, marked=where,
-                                  marked_name=t("draw_yours"), height=520), key="draw_map")
-near = nearest(codes, code, 8)[0]
-st.caption(t("draw_neighbours"))
-st.image(png(grid(test.floats(near)[None, :, 0], pad=1), 3))
+    code = latent.encode(model, x[None, None])  # (1, k): Python is the reference from here on
+    st.subheader(t("draw_verdict"))
+    c1, c2 = st.columns([2, 3])
+    with c1:
+        if clf_info is not None:
+            clf = cache.model(clf_info)
+            probs = latent.class_probabilities(clf, latent.encode(clf, x[None, None]))[0]
+            top = int(probs.argmax())
+            if probs[top] >= UNSURE:
+                st.success(t("draw_prediction", label=names[top], p=float(probs[top])))
+            else:
+                st.warning(t("draw_unsure", label=names[top], p=float(probs[top])))
+            probability_chart(probs, names, key="draw_probs")
+        if st.button(t("draw_edit"), type="primary"):
+            open_in_editor(Start("code"), code[0])
+    with c2:
+        st.caption(t("draw_on_map"))
+        codes = codes_or_stop(info)
+        result, pending = cache.map_now(info, "test", MapSettings())
+        if pending:
+            st.caption(t("map_pca_for_now"))
+        where = result.projector(codes).transform(code.numpy())
+        test = cache.split(model.config.dataset, "test")
+        st.plotly_chart(charts.latent_map(result.embedding, test.labels.numpy(), names, marked=where,
+                                          marked_name=t("draw_yours"), height=460), key="draw_map")
+        st.caption(t("draw_neighbours"))
+        st.image(png(grid(test.floats(nearest(codes, code, 8)[0])[None, :, 0], pad=1), 3))
+
+
+drawing()

@@ -5,11 +5,12 @@ from encdec import latent
 from encdec.data import class_names
 from encdec.imaging import grid, map_csv, scatter_png
 from encdec.projection import METRICS, MapSettings, nearest, selected_indices
-from encdec.ui import cache, charts
+from encdec.ui import cache, charts, live
 from encdec.ui.common import classifier_for, codes_or_stop, open_in_editor, page, png, t
 from encdec.urlstate import Start
 
-SHOW = 24  # selected digits shown as pictures
+SHOW = 24      # selected digits shown as pictures
+PLACE_K = 8    # map points whose codes make the code of a place (inverse-distance weighted)
 
 info = page("page_map", "map_intro")
 model = cache.model(info)
@@ -63,6 +64,21 @@ m1, m2, m3 = st.columns(3)
 m1.metric(t("map_knn_code"), f"{q['knn_code']:.1%}", help=t("map_knn_help"))
 m2.metric(t("map_knn_map"), f"{q['knn_map']:.1%}", help=t("map_knn_help"))
 m3.metric(t("map_trust"), f"{q['trust']:.3f}", help=t("map_trust_help"))
+
+# -- decode anywhere: the page runs the decoder for whatever place the pointer is over --------------------
+st.subheader(t("map_explore"))
+if live.load_model(info):
+    picked = live.view("explore", {"view": "explore", "model_key": live.model_key(info),
+                                   "map_key": live.load_map(info, split, result), "k": PLACE_K,
+                                   "grid": result.settings.method == "raw", "classes": list(names),
+                                   "text": {"help": t("map_explore_help"), "at": t("map_explore_at"),
+                                            "kept": t("map_explore_kept"), "grid": t("map_explore_grid")}},
+                       picked=None).picked
+    code = latent.code_from_page(picked, k)
+    if code is not None and st.button(t("map_explore_edit"), key="explore_edit"):
+        open_in_editor(Start("code"), code)
+else:
+    st.caption(t("map_explore_server"))
 
 d1, d2 = st.columns(2)
 d1.download_button(t("map_download_csv"), map_csv(xy, labels), file_name=f"{info.name}-{split}-map.csv",

@@ -4,13 +4,13 @@ import torch
 from encdec import CODE_DIM_RANGE, KINDS, ModelConfig, TrainConfig, jobs
 from encdec.augment import PRESETS
 from encdec.checkpoint import name_problem
-from encdec.data import DATASET_TITLES
+from encdec.data import DATASET_TITLES, class_names
 from encdec.imaging import grid
 from encdec.models import ConfigError
 from encdec.nets import DECODERS, ENCODERS
 from encdec.train import EPOCHS_RANGE, TrainingError, default_settings, estimate_seconds
 from encdec.ui import cache, charts
-from encdec.ui.common import job_queue, my_store, page, parts_label, png, t
+from encdec.ui.common import cannot_save, job_queue, my_store, owner, page, parts_label, png, t
 from encdec.ui.progress import adopt, duration, live, outcome
 from encdec.urlstate import LinkError, parse_bounded_int
 
@@ -43,13 +43,18 @@ def url_int(key, lo, hi, what, default):
 
 
 def curves_and_preview(job) -> None:
-    """The loss curves and a few test digits with what the model makes of them now."""
+    """The loss curves, the code space as it forms, and a few test digits with what the model makes of them now."""
     if not job.curve:
         return
     left, right = st.columns([3, 2])
     with left:
         st.plotly_chart(charts.loss_curve(job.curve, job.train_config.epochs, t("train_curve_train"), t("train_curve_val"),
                                           t("train_step_axis"), t("train_curve")), key="curve")
+        if job.recorder is not None and job.recorder.frames:
+            frame = job.recorder.frames[-1]
+            st.plotly_chart(charts.code_space(frame, job.recorder.labels, class_names(job.config.dataset),
+                                              t("frames_title", epoch=frame.epoch, loss=frame.loss)), key="code_space")
+            st.caption(t("frames_help", n=len(job.recorder.labels)))
     if job.preview is not None:
         inputs = cache.dataset(job.config.dataset).test.floats(slice(0, len(job.preview)))[:, 0]
         with right:
@@ -108,12 +113,15 @@ m2.metric(t("train_estimate"), duration(estimate(config, int(epochs), size)), he
 m3.metric(t("card_parts"), parts_label(config))
 st.caption(t(f"train_loss_note_{kind}"))
 
-if st.button(t("train_start"), type="primary", key="start_training", disabled=problem is not None):
+blocked = cannot_save(4 * config.num_parameters(), job=True)
+if blocked:
+    st.info(blocked)
+if st.button(t("train_start"), type="primary", key="start_training", disabled=problem is not None or blocked is not None):
     try:
         train_config = TrainConfig(epochs=int(epochs), lr=lr, limit=size, augment=augment)
     except TrainingError as e:
         st.warning(str(e))
         st.stop()
-    job = jobs.training(config, train_config, cache.dataset(data_name), my_store(), name.strip())
+    job = jobs.training(config, train_config, cache.dataset(data_name), my_store(), name.strip(), owner=owner())
     st.session_state["job"] = job_queue().submit(job)
     st.rerun()

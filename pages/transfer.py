@@ -4,7 +4,7 @@ from encdec import jobs, latent, transfer
 from encdec.data import class_names
 from encdec.imaging import grid
 from encdec.ui import cache, charts
-from encdec.ui.common import job_queue, models_of, my_store, page, png, t
+from encdec.ui.common import cannot_save, job_queue, models_of, my_store, owner, page, png, t
 from encdec.ui.progress import adopt, live, outcome
 
 info = page("page_transfer", "transfer_intro", markdown=True)
@@ -15,6 +15,7 @@ running = st.session_state.setdefault("transfer_jobs", {})  # "probe" | "probe_m
 
 
 def start(slot: str, job: jobs.Job) -> None:
+    job.owner = owner()
     running[slot] = job_queue().submit(job)
     st.rerun()
 
@@ -52,7 +53,10 @@ if aes:
                         key="probe_chart")
         per_class = st.select_slider(t("probe_save_labels"), transfer.LABELS_PER_CLASS,
                                      format_func=lambda n: str(n) if n else t("probe_all"), key="probe_save_n")
-        if st.button(t("probe_save")):
+        blocked = cannot_save(4 * ae_info.config.num_parameters(), job=True)
+        if blocked:
+            st.info(blocked)
+        if st.button(t("probe_save"), disabled=blocked is not None):
             start("probe_model", jobs.probe_model(cache.model(ae_info), data, per_class, my_store(),
                                                   f"{ae_name}-probe-{per_class or 'all'}", ae_name))
         show("probe_model", "transfer_saved")
@@ -73,7 +77,10 @@ epochs = c3.number_input(t("train_epochs"), 1, 10, 2, key="dec_epochs")
 size = c4.select_slider(t("train_size"), [5000, 10000, 20000, 55000], 20000, format_func=lambda n: f"{n:,}", key="dec_size")
 clf_info = clfs[clf_name]
 busy = running.get("decoder") is not None and not running["decoder"].finished
-if st.button(t("decoder_run"), type="primary", disabled=busy):
+blocked = cannot_save(4 * clf_info.config.num_parameters() * 3, job=True)  # a decoder: a few times the head's size
+if blocked and not busy:
+    st.info(blocked)
+if st.button(t("decoder_run"), type="primary", disabled=busy or blocked is not None):
     start("decoder", jobs.new_decoder(cache.model(clf_info), data, decoder, int(epochs), size, my_store(),
                                       f"{clf_name}-{decoder}-decoder", clf_name))
 done = show("decoder", "transfer_saved")

@@ -4,8 +4,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# Tests never touch the network: MNIST and Fashion-MNIST come from ENCDEC_DATA_DIR (default ./data).
-os.environ["ENCDEC_DOWNLOAD"] = "0"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def datasets():
+    """MNIST and Fashion-MNIST on disk before any test runs: from ENCDEC_DATA_DIR (default ./data),
+    fetched once through torchvision when missing and downloads are allowed (ENCDEC_DOWNLOAD=0
+    forbids them, as CI does); otherwise the run stops with one line saying what to set."""
+    from encdec.data import DATASETS, DataError, load_dataset
+
+    for name in DATASETS:
+        try:
+            load_dataset(name)
+        except DataError as e:
+            pytest.exit(f"{e}", returncode=4)
 
 
 @pytest.fixture(autouse=True)

@@ -184,6 +184,7 @@ def test_a_missing_or_corrupt_dataset_gets_one_sentence_on_every_page(tmp_path, 
         for name in encdec.data.IDX_FILES:
             (raw / name).write_bytes(b"\x00\x00\x08\x03 not an idx file")
     monkeypatch.setenv("ENCDEC_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ENCDEC_DOWNLOAD", "0")
     for page in PAGES:
         at = app(page=page)
         assert len(at.error) == 1 and str(raw) in at.error[0].value

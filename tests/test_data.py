@@ -87,3 +87,34 @@ def test_an_error_from_torchvision_without_a_message_still_gives_one_sentence(tm
 def test_unknown_dataset_is_refused():
     with pytest.raises(DataError, match="Unknown dataset"):
         encdec.load_dataset("cifar")
+
+
+@pytest.mark.slow
+def test_a_missing_dataset_is_fetched_once_through_torchvision(tmp_path, monkeypatch):
+    """What a fresh clone does with network access: torchvision downloads the four files (here from
+    a mirror on this machine, made of the real files) into the data folder, once."""
+    import functools
+    import gzip
+    import http.server
+    import threading
+
+    from torchvision import datasets
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for name in IDX_FILES:
+        (mirror / f"{name}.gz").write_bytes(gzip.compress((encdec.data.data_dir() / "MNIST" / "raw" / name).read_bytes()))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mirror))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setattr(datasets.MNIST, "mirrors", [f"http://127.0.0.1:{httpd.server_port}/"])
+    monkeypatch.setattr(datasets.MNIST, "resources", [(f"{n}.gz", None) for n in IDX_FILES])
+    try:
+        fresh = tmp_path / "data"
+        d = encdec.load_dataset("mnist", fresh, download=True)
+        assert len(d.test) == 10000 and all((fresh / "MNIST" / "raw" / n).is_file() for n in IDX_FILES)
+        httpd.shutdown()  # a second load reads the files, no network
+        encdec.data._load_raw.cache_clear()
+        assert len(encdec.load_dataset("mnist", fresh, download=True).test) == 10000
+    finally:
+        httpd.server_close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 import numpy as np
 import streamlit as st
@@ -123,11 +123,51 @@ def weights(info: ModelInfo) -> bytes:
     return _weights(*file_key(info))
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _frames(path: str, mtime: int, size: int):
+    from ..checkpoint import read_frames
+    from ..frames import from_tensors
+
+    return from_tensors(read_frames(path))
+
+
+def frames(info: ModelInfo):
+    """(frames, labels) of the code space as the model trained, or None when none were recorded."""
+    return _frames(*file_key(info))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def ink_of_picture(data: bytes) -> np.ndarray:
+    """An uploaded picture as ink, read once per picture (keyed by its content)."""
+    from ..digitize import ink_from_image
+
+    return ink_from_image(data)
+
+
 # -- maps -------------------------------------------------------------------------------------
 
+class _Background:
+    """Maps computed one at a time in daemon threads (a server that stops does not wait for them)."""
+
+    def __init__(self):
+        self.turn = threading.Lock()  # one UMAP at a time: a server has few cores
+
+    def submit(self, fn, *args) -> Future:
+        future = Future()
+
+        def run():
+            with self.turn:
+                try:
+                    future.set_result(fn(*args))
+                except Exception as e:  # noqa: BLE001 - handed to whoever waits on the future
+                    future.set_exception(e)
+        threading.Thread(target=run, daemon=True, name="map").start()
+        return future
+
+
 @st.cache_resource(show_spinner=False)
-def _background() -> tuple[ThreadPoolExecutor, dict, threading.Lock]:
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="maps"), {}, threading.Lock()
+def _background() -> tuple[_Background, dict, threading.Lock]:
+    return _Background(), {}, threading.Lock()
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)

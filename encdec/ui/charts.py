@@ -135,3 +135,49 @@ def architecture(encoder_layers, head_params: int, labels: dict) -> str:
   out [label="{labels['output']}"];
   input -> enc -> code -> head -> out;
 }}"""
+
+
+def _frame_traces(xy, labels, names):
+    import numpy as np
+
+    from ..imaging import PALETTE
+
+    xy, labels = np.round(np.asarray(xy, dtype=np.float64), 3), np.asarray(labels)
+    return [go.Scattergl(x=xy[labels == c, 0], y=xy[labels == c, 1], mode="markers", name=str(name),
+                         marker=dict(size=3, color=PALETTE[c])) for c, name in enumerate(names)]
+
+
+def code_space(frame, labels, names, title: str, height: int = 380) -> go.Figure:
+    """One frame of the code space during training: the sample's codes in 2-D, coloured by class."""
+    fig = go.Figure(_frame_traces(frame.xy, labels, names))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), title=dict(text=title, font=dict(size=13)),
+                      legend=dict(itemsizing="constant"), xaxis=dict(showticklabels=False),
+                      yaxis=dict(showticklabels=False, scaleanchor="x"))
+    return fig
+
+
+def code_space_replay(frames, labels, names, title: str, play: str, height: int = 460) -> go.Figure:
+    """Every recorded frame as an animation: a slider over the epochs and a play button.
+    `title` is a template with {epoch} and {loss}."""
+    import numpy as np
+
+    every = np.concatenate([f.xy for f in frames])
+    lo, hi = every.min(0), every.max(0)
+    pad = (hi - lo) * 0.05
+    names_of = [f"{f.epoch:.2f}" for f in frames]
+    fig = go.Figure(_frame_traces(frames[0].xy, labels, names),
+                    frames=[go.Frame(data=_frame_traces(f.xy, labels, names), name=n,
+                                     layout=dict(title=dict(text=title.format(epoch=f.epoch, loss=f.loss))))
+                            for f, n in zip(frames, names_of)])
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(itemsizing="constant"),
+        title=dict(text=title.format(epoch=frames[0].epoch, loss=frames[0].loss), font=dict(size=13)),
+        xaxis=dict(showticklabels=False, range=[lo[0] - pad[0], hi[0] + pad[0]]),
+        yaxis=dict(showticklabels=False, range=[lo[1] - pad[1], hi[1] + pad[1]]),
+        updatemenus=[dict(type="buttons", showactive=False, x=0, y=-0.02, xanchor="left", yanchor="top",
+                          buttons=[dict(label=play, method="animate",
+                                        args=[None, dict(frame=dict(duration=250, redraw=True), fromcurrent=True)])])],
+        sliders=[dict(x=0.12, y=-0.02, len=0.88, currentvalue=dict(prefix="epoch "),
+                      steps=[dict(label=n, method="animate", args=[[n], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
+                             for n in names_of])])
+    return fig

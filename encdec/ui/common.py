@@ -8,13 +8,15 @@ import streamlit as st
 import torch
 
 from .. import settings
-from ..checkpoint import ModelInfo, ModelStore, shipped_store_dir, user_store_dir
+from ..checkpoint import ModelInfo
 from ..data import DATASET_TITLES, DATASETS, DataError
 from ..imaging import png_bytes, to_uint8
 from ..jobs import JobQueue
 from ..settings import SettingsError
 from . import cache, charts
 from .text import LANGUAGES, text
+from .visitor import (adopt_link_key, class_store, current, my_store, remember_browser_key,  # noqa: F401 - pages use them
+                      shared_mode, shipped_store)
 
 _run = threading.local()  # each session's script runs in its own thread
 
@@ -80,29 +82,21 @@ def page(title: str, intro: str | None = None, *, markdown: bool = False, needs_
 
 # -- the model stores -------------------------------------------------------------------------
 
-def shipped_store() -> ModelStore:
-    return ModelStore(shipped_store_dir(), shipped=True)
-
-
-def my_store() -> ModelStore:
-    """Where this visitor's own models are saved; names of shipped models stay free for them."""
-    return ModelStore(user_store_dir(), reserved=[i.name for i in shipped_store().list()])
-
-
 def all_models() -> tuple[dict[str, ModelInfo], int]:
-    """Readable models by name (shipped names win) and the count of unreadable own files."""
+    """Readable models this visitor may open, by their `ref` (shipped, the class's, their own), and
+    the count of their own files that could not be read."""
     out, bad = {}, 0
-    for store in (shipped_store(), my_store()):
-        for info in store.list():
+    for store in (shipped_store(), class_store(), my_store()):
+        for info in store.list() if store is not None else []:
             if info.error:
-                bad += not info.shipped
+                bad += info.source == "own"
                 continue
-            out.setdefault(info.name, info)
+            out.setdefault(info.ref, info)
     return out, bad
 
 
 def models_of(kind: str | None, dataset_name: str, code_dim: int | None = None) -> dict[str, ModelInfo]:
-    """The readable models of a kind (any kind for None) for a dataset (and a code size)."""
+    """The readable models of a kind (any kind for None) for a dataset (and a code size), by ref."""
     return {n: i for n, i in all_models()[0].items()
             if (kind is None or i.config.kind == kind) and i.config.dataset == dataset_name
             and (code_dim is None or i.config.code_dim == code_dim)}
@@ -120,6 +114,31 @@ def job_queue() -> JobQueue:
     return JobQueue(settings.max_trainings())
 
 
+def cannot_save(size: int = 0, job: bool = False) -> str | None:
+    """Why this visitor cannot add a model of `size` bytes now (or start a job that makes one), as a
+    sentence in the page's language; None when they can. Local mode has no quotas."""
+    visitor = current()
+    if visitor.workspace is None:
+        return t("workspace_wait")
+    if not visitor.shared:
+        return None
+    quotas = settings.quotas()
+    if job and job_queue().active(visitor.workspace.id) >= quotas["trainings"]:
+        return t("quota_trainings", n=quotas["trainings"])
+    full = visitor.workspace.room_for(size, quotas)
+    if full == "models":
+        return t("quota_models", n=quotas["models"])
+    if full == "megabytes":
+        return t("quota_megabytes", mb=quotas["megabytes"])
+    return None
+
+
+def owner() -> str:
+    """Whose jobs these are (per-workspace limits)."""
+    ws = current().workspace
+    return ws.id if ws is not None else ""
+
+
 def open_in_editor(start, code: torch.Tensor) -> None:
     """Send a code to the code editor and go there."""
     st.session_state["edit_request"] = (start, code.clone())
@@ -134,9 +153,23 @@ def select_model(name: str) -> None:
 # -- the sidebar -------------------------------------------------------------------------------
 
 def sidebar() -> ModelInfo | None:
-    """Language, dataset and model pickers, all kept in the URL. Returns the current model."""
+    """Language, dataset and model pickers, all kept in the URL, and in shared mode who is working.
+    Returns the current model."""
+    adopt_link_key()
+    if shared_mode():
+        with st.sidebar:
+            who()  # first: the visitor's models depend on it
     models, bad = all_models()
     pending = st.session_state.pop("pending_model", None)
+    # The model a link asks for is kept from the session's first run until this visitor's models are
+    # known (a classroom visitor's arrive one run later): then it is opened, or said to be out of reach.
+    asked = st.session_state.setdefault("_asked_model", st.query_params.get("model") or "")
+    if asked and current().workspace is not None:
+        st.session_state["_asked_model"] = ""
+        if asked in models:
+            pending = pending or asked
+        else:
+            st.warning(t("model_not_visible", name=asked[:80]))
     if pending in models:
         st.session_state["data"] = models[pending].config.dataset
         st.session_state["model"] = pending
@@ -151,11 +184,27 @@ def sidebar() -> ModelInfo | None:
         if st.session_state.get("model") not in names:
             st.session_state["model"] = names[0]
         name = st.selectbox(t("model"), names, key="model", bind="query-params")
-        if not models[name].shipped:
-            st.caption(t("yours"))
+        if models[name].source != "shipped":
+            st.caption(t(f"source_{models[name].source}_note"))
         if bad:
             st.caption(t("unreadable_models", n=bad))
     return models[name]
+
+
+def who() -> None:
+    """Shared mode: sign in or out, or (without sign-in) the browser's workspace key."""
+    from .visitor import current, login_configured
+
+    if login_configured():
+        visitor = current()
+        if visitor.workspace is None:
+            st.caption(t("signin_needed"))
+            st.button(t("signin"), on_click=st.login)
+        else:
+            st.caption(t("signed_in_as", email=visitor.email))
+            st.button(t("signout"), on_click=st.logout)
+    else:
+        remember_browser_key()
 
 
 # -- small views -------------------------------------------------------------------------------

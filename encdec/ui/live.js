@@ -220,22 +220,33 @@ export function makeModel(bytes) {
   };
 }
 
-// Models are shared by every view on the page (one module instance serves all mounts).
-const models = new Map();                                // id -> {model, waiting: [resolve...]}
-function modelEntry(id) {
-  if (!models.has(id)) models.set(id, {model: null, waiting: []});
-  return models.get(id);
+/** A map from its blob: positions (N, 2), the codes of its points (N, k) and their labels. */
+export function makeMap(bytes) {
+  const {metadata, tensors} = parseSafetensors(bytes);
+  const [n, k] = tensors.codes.shape;
+  return {id: metadata.id, n, k, xy: tensors.xy.data, codes: tensors.codes.data, labels: tensors.labels.data,
+          raw: metadata.raw === "1"};
 }
-function registerModel(bytes) {
-  const model = makeModel(bytes), entry = modelEntry(model.id);
-  if (!entry.model) {
-    entry.model = model;
-    entry.waiting.splice(0).forEach((resolve) => resolve(model));
+
+// Models and maps are shared by every view on the page (one module instance serves all mounts).
+const shared = new Map();                                // id -> {value, waiting: [resolve...]}
+function entry(id) {
+  if (!shared.has(id)) shared.set(id, {value: null, waiting: []});
+  return shared.get(id);
+}
+function register(bytes) {
+  const kind = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true)))))
+    .__metadata__.kind;
+  const value = kind === "map" ? makeMap(bytes) : makeModel(bytes), e = entry(value.id);
+  if (!e.value) {
+    e.value = value;
+    e.waiting.splice(0).forEach((resolve) => resolve(value));
   }
 }
-function modelReady(id) {
-  const entry = modelEntry(id);
-  return entry.model ? Promise.resolve(entry.model) : new Promise((resolve) => entry.waiting.push(resolve));
+function ready(id) {
+  if (!id) return Promise.resolve(null);
+  const e = entry(id);
+  return e.value ? Promise.resolve(e.value) : new Promise((resolve) => e.waiting.push(resolve));
 }
 
 // ---- pictures --------------------------------------------------------------------------------------
@@ -293,7 +304,8 @@ function painter(draw) {
     if (!pending) pending = requestAnimationFrame(() => { pending = 0; frames += 1; draw(); });
   };
   ask.frames = () => frames;
-  ask.cancel = () => pending && cancelAnimationFrame(pending);
+  ask.cancel = () => { if (pending) cancelAnimationFrame(pending); pending = 0; };
+  ask.now = () => { ask.cancel(); frames += 1; draw(); };
   return ask;
 }
 
@@ -324,6 +336,130 @@ const interpolate = (a, b, steps, method) => {
   }
   return out;
 };
+
+// ---- drawings: the same steps as encdec/digitize.py, in the page ----------------------------------------
+
+/** A canvas's RGBA pixels (light strokes on a dark or transparent background) -> ink in [0, 1]. */
+export function inkFromCanvas(rgba, width, height) {
+  const ink = new Float32Array(width * height);
+  for (let i = 0; i < ink.length; i++) {
+    ink[i] = ((rgba[4 * i] + rgba[4 * i + 1] + rgba[4 * i + 2]) / 3 / 255) * (rgba[4 * i + 3] / 255);
+  }
+  return ink;
+}
+
+/** Pillow's resampling weights for one axis (its Resample.c): a filter stretched by the scale when
+ * shrinking, so a downscale averages every input pixel it covers. */
+function resampleWeights(inSize, outSize, filter, support) {
+  const scale = inSize / outSize, fs = Math.max(scale, 1), reach = support * fs, out = [];
+  for (let o = 0; o < outSize; o++) {
+    const center = (o + 0.5) * scale;
+    const lo = Math.max(Math.trunc(center - reach + 0.5), 0), hi = Math.min(Math.trunc(center + reach + 0.5), inSize);
+    const w = [];
+    let total = 0;
+    for (let i = lo; i < hi; i++) { const v = filter((i - center + 0.5) / fs); w.push(v); total += v; }
+    out.push({lo, w: w.map((v) => (total ? v / total : 0))});
+  }
+  return out;
+}
+const sinc = (x) => (x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x));
+const LANCZOS = [(x) => (Math.abs(x) < 3 ? sinc(x) * sinc(x / 3) : 0), 3];
+const BILINEAR = [(x) => (Math.abs(x) < 1 ? 1 - Math.abs(x) : 0), 1];
+
+/** Resize a float image (h, w) to (nh, nw) as Pillow does for mode "F": rows first, then columns. */
+export function resize(img, h, w, nh, nw, [filter, support]) {
+  const across = resampleWeights(w, nw, filter, support), down = resampleWeights(h, nh, filter, support);
+  const tmp = new Float64Array(h * nw), out = new Float32Array(nh * nw);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < nw; x++) {
+      const {lo, w: ws} = across[x];
+      let s = 0;
+      for (let i = 0; i < ws.length; i++) s += ws[i] * img[y * w + lo + i];
+      tmp[y * nw + x] = s;
+    }
+  }
+  for (let y = 0; y < nh; y++) {
+    const {lo, w: ws} = down[y];
+    for (let x = 0; x < nw; x++) {
+      let s = 0;
+      for (let i = 0; i < ws.length; i++) s += ws[i] * tmp[(lo + i) * nw + x];
+      out[y * nw + x] = s;
+    }
+  }
+  return out;
+}
+
+const MIN_INK = 0.001;  // digitize.MIN_INK: below this share of inked canvas, a drawing counts as empty
+
+/** digitize.to_mnist: crop to the ink, scale the longer side to 20 pixels, centre the mass in 28x28.
+ * Returns 784 values in [0, 1], or null for an empty drawing (or a speck). */
+export function toMnist(ink, h, w) {
+  let inked = 0, top = h, bottom = -1, left = w, right = -1;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (ink[y * w + x] > 0.1) {
+        inked += 1;
+        if (y < top) top = y;
+        if (y > bottom) bottom = y;
+        if (x < left) left = x;
+        if (x > right) right = x;
+      }
+    }
+  }
+  if (inked / (h * w) < MIN_INK) return null;
+  const ch = bottom - top + 1, cw = right - left + 1, crop = new Float32Array(ch * cw);
+  for (let y = 0; y < ch; y++) for (let x = 0; x < cw; x++) crop[y * cw + x] = Math.min(1, Math.max(0, ink[(top + y) * w + left + x]));
+  const scale = 20 / Math.max(ch, cw);
+  const nh = Math.max(1, Math.round(ch * scale)), nw = Math.max(1, Math.round(cw * scale));
+  const small = resize(crop, ch, cw, nh, nw, scale > 1 ? BILINEAR : LANCZOS).map((v) => Math.min(1, Math.max(0, v)));
+  const frame = new Float32Array(784), y0 = Math.floor((28 - nh) / 2), x0 = Math.floor((28 - nw) / 2);
+  for (let y = 0; y < nh; y++) for (let x = 0; x < nw; x++) frame[(y0 + y) * 28 + x0 + x] = small[y * nw + x];
+  let mass = 0, my = 0, mx = 0;
+  for (let i = 0; i < 784; i++) { mass += frame[i]; my += frame[i] * Math.floor(i / 28); mx += frame[i] * (i % 28); }
+  if (mass <= 0) return null;
+  const dy = 13.5 - my / mass, dx = 13.5 - mx / mass, out = new Float32Array(784);
+  for (let y = 0; y < 28; y++) {                       // scipy.ndimage.shift(order=1, mode="constant")
+    const sy = y - dy;
+    if (sy < 0 || sy > 27) continue;
+    const ya = Math.floor(sy), yb = Math.min(ya + 1, 27), fy = sy - ya;
+    for (let x = 0; x < 28; x++) {
+      const sx = x - dx;
+      if (sx < 0 || sx > 27) continue;
+      const xa = Math.floor(sx), xb = Math.min(xa + 1, 27), fx = sx - xa;
+      const v = (1 - fy) * ((1 - fx) * frame[ya * 28 + xa] + fx * frame[ya * 28 + xb]) +
+                fy * ((1 - fx) * frame[yb * 28 + xa] + fx * frame[yb * 28 + xb]);
+      out[y * 28 + x] = Math.min(1, Math.max(0, v));
+    }
+  }
+  return out;
+}
+
+/** Strokes (lists of [x, y] points) drawn white on black by a round pen, as the Draw page's box draws them. */
+export function drawStrokes(ctx, strokes, width) {
+  ctx.fillStyle = "#000";
+  ctx.fillRect(0, 0, ctx.canvas.width, ctx.canvas.height);
+  ctx.strokeStyle = ctx.fillStyle = "#fff";
+  ctx.lineCap = ctx.lineJoin = "round";
+  for (const {points, pen} of strokes) {
+    ctx.lineWidth = pen || width;
+    if (points.length === 1) {
+      ctx.beginPath();
+      ctx.arc(points[0][0], points[0][1], ctx.lineWidth / 2, 0, 2 * Math.PI);
+      ctx.fill();
+      continue;
+    }
+    ctx.beginPath();
+    ctx.moveTo(points[0][0], points[0][1]);
+    for (const [x, y] of points.slice(1)) ctx.lineTo(x, y);
+    ctx.stroke();
+  }
+}
+
+/** One drawing turned into the 28x28 the models see (null when empty). */
+export function digitOf(ctx) {
+  const {width, height} = ctx.canvas;
+  return toMnist(inkFromCanvas(ctx.getImageData(0, 0, width, height).data, width, height), height, width);
+}
 
 // ---- views ---------------------------------------------------------------------------------------------
 
@@ -520,23 +656,244 @@ function rowView(root, d, model) {
   return () => draw.cancel();
 }
 
+/** Code values as bars (a canvas), positive up. */
+function putCodeBars(canvas, code) {
+  const ctx = canvas.getContext("2d"), w = canvas.width, h = canvas.height, n = code.length;
+  const top = Math.max(1e-6, ...code.map(Math.abs)), bw = w / n;
+  ctx.clearRect(0, 0, w, h);
+  ctx.fillStyle = "#ccc";
+  ctx.fillRect(0, h / 2, w, 1);
+  ctx.fillStyle = "#1f77b4";
+  code.forEach((v, i) => {
+    const bh = (v / top) * (h / 2 - 2);
+    ctx.fillRect(i * bw + 1, bh > 0 ? h / 2 - bh : h / 2, Math.max(1, bw - 2), Math.abs(bh));
+  });
+}
+
+/** Draw a digit: the page turns the ink into the 28x28 the models see at every frame of a stroke, and runs
+ * the chosen model's encoder and a classifier; Python hears the 28x28 when the pen lifts. */
+function drawView(root, d, model, classifier, setStateValue) {
+  const t = d.text, s = state.get(d.key) || {strokes: [], pen: d.pen, seq: 0};
+  state.set(d.key, s);
+  const board = canvas(280, 280, "board"), ctx = board.getContext("2d", {willReadFrequently: true});
+  const undo = el("button", {textContent: t.undo}), clear = el("button", {textContent: t.clear});
+  const pen = el("input", {type: "range", min: 6, max: 40, step: 1, value: s.pen, className: "pen"});
+  const seen = canvas(28, 28, "seen"), code = canvas(260, 90, "code"), recon = canvas(28, 28, "seen recon");
+  const probs = canvas(300, 150, "probs small"), verdict = el("div", {className: "verdict"});
+  const right = el("div", {className: "right"},
+    el("div", {className: "pair"}, el("figure", {}, seen, el("figcaption", {textContent: t.seen})),
+       ...(!model || model.kind === "classifier" ? [] : [el("figure", {}, recon, el("figcaption", {textContent: t.reconstruction}))])),
+    ...(model ? [el("div", {className: "caption", textContent: t.code}), code] : []),
+    ...(classifier ? [verdict, probs] : [el("div", {className: "caption", textContent: t.no_classifier})]));
+  root.replaceChildren(el("div", {className: "draw"},
+    el("div", {className: "left"}, board, el("div", {className: "controls"}, undo, clear, el("span", {textContent: t.pen}), pen),
+       el("div", {className: "caption", textContent: t.help})), right));
+  let updates = 0, digit = null;
+  const update = painter(() => {
+    const t0 = performance.now();
+    drawStrokes(ctx, s.strokes, s.pen);
+    digit = digitOf(ctx);
+    for (const c of [seen, recon]) c.getContext("2d").clearRect(0, 0, 28, 28);
+    if (!digit) {
+      code.getContext("2d").clearRect(0, 0, code.width, code.height);
+      probs.getContext("2d").clearRect(0, 0, probs.width, probs.height);
+      verdict.textContent = s.strokes.length ? t.speck : "";
+      root.dataset.prediction = "";
+    } else {
+      putImage(seen.getContext("2d"), digit);
+      if (model) {                                       // a model the page cannot run: Python answers on lift
+        const z = model.encode(digit);
+        putCodeBars(code, Array.from(z));
+        if (model.kind !== "classifier") putImage(recon.getContext("2d"), model.decode(z));
+      }
+      if (classifier) {
+        const p = Array.from(classifier.decode(classifier.encode(digit))), top = p.indexOf(Math.max(...p));
+        putProbabilities(probs, p, d.classes);
+        verdict.textContent = t.live.replace("{label}", d.classes[top]).replace("{p}", Math.round(100 * p[top]));
+        root.dataset.prediction = String(d.classes[top]);
+      }
+    }
+    updates += 1;
+    root.dataset.updates = String(updates);
+    root.dataset.updateMs = (performance.now() - t0).toFixed(2);
+  });
+  const send = () => setStateValue("digit", {seq: ++s.seq, pixels: digit ? Array.from(digit, (v) => Math.round(v * 1e4) / 1e4) : null});
+  let drawing = false;
+  const at = (e) => {
+    const r = board.getBoundingClientRect();
+    return [(e.clientX - r.left) * (board.width / r.width), (e.clientY - r.top) * (board.height / r.height)];
+  };
+  board.addEventListener("pointerdown", (e) => {
+    board.setPointerCapture(e.pointerId);
+    drawing = true;
+    s.strokes.push({points: [at(e)], pen: s.pen});
+    update();
+  });
+  board.addEventListener("pointermove", (e) => {
+    if (!drawing) return;
+    for (const ev of e.getCoalescedEvents ? e.getCoalescedEvents() : [e]) s.strokes[s.strokes.length - 1].points.push(at(ev));
+    update();
+  });
+  const lift = () => {
+    if (!drawing) return;
+    drawing = false;
+    update.cancel();
+    update.now();
+    send();
+  };
+  board.addEventListener("pointerup", lift);
+  board.addEventListener("pointercancel", lift);
+  undo.addEventListener("click", () => { s.strokes.pop(); update.now(); send(); });
+  clear.addEventListener("click", () => { s.strokes = []; update.now(); send(); });
+  pen.addEventListener("input", () => { s.pen = +pen.value; });
+  update.now();
+  return () => update.cancel();
+}
+
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+/** The code of any place on a map: the inverse-distance-weighted mean of the codes of its k nearest points
+ * (a place on a point is that point's code); on a 2-number code's own plane, the place itself. */
+export function codeAt(mapped, x, y, k = 8) {
+  if (mapped.raw) return [x, y];
+  const best = [];                                       // (distance, index), the k nearest, sorted
+  for (let i = 0; i < mapped.n; i++) {
+    const dx = mapped.xy[2 * i] - x, dy = mapped.xy[2 * i + 1] - y, dist = dx * dx + dy * dy;
+    if (best.length < k || dist < best[best.length - 1][0]) {
+      best.push([dist, i]);
+      best.sort((a, b) => a[0] - b[0]);
+      if (best.length > k) best.pop();
+    }
+  }
+  const out = new Array(mapped.k).fill(0);
+  let total = 0;
+  for (const [dist, i] of best) {
+    const w = 1 / Math.max(Math.sqrt(dist), 1e-9);
+    total += w;
+    for (let j = 0; j < mapped.k; j++) out[j] += w * mapped.codes[i * mapped.k + j];
+  }
+  return out.map((v) => v / total);
+}
+
+/** Decode anywhere on the map: the picture the decoder makes of the place under the pointer, live. */
+function exploreView(root, d, model, mapped, setStateValue) {
+  const t = d.text, s = state.get(d.key) || {picked: null, seq: 0};
+  state.set(d.key, s);
+  const size = 520, board = canvas(size, size, "map"), decoded = canvas(28, 28, "seen big-panel");
+  const probs = canvas(260, 150, "probs small"), where = el("div", {className: "caption"});
+  const gridCanvas = d.grid ? canvas(20 * 28, 20 * 28, "grid") : null;
+  let lo = [Infinity, Infinity], hi = [-Infinity, -Infinity];
+  for (let i = 0; i < mapped.n; i++) for (let a = 0; a < 2; a++) {
+    lo[a] = Math.min(lo[a], mapped.xy[2 * i + a]);
+    hi[a] = Math.max(hi[a], mapped.xy[2 * i + a]);
+  }
+  const pad = 0.04, span = [hi[0] - lo[0] || 1, hi[1] - lo[1] || 1];
+  lo = [lo[0] - pad * span[0], lo[1] - pad * span[1]];
+  const extent = [span[0] * (1 + 2 * pad), span[1] * (1 + 2 * pad)];
+  const toPx = (x, y) => [(x - lo[0]) / extent[0] * size, size - (y - lo[1]) / extent[1] * size];
+  const toMap = (px, py) => [lo[0] + px / size * extent[0], lo[1] + (size - py) / size * extent[1]];
+  const points = document.createElement("canvas");      // the points, drawn once
+  points.width = points.height = size;
+  const pctx = points.getContext("2d");
+  pctx.fillStyle = "#fff";
+  pctx.fillRect(0, 0, size, size);
+  for (let i = 0; i < mapped.n; i++) {
+    const [px, py] = toPx(mapped.xy[2 * i], mapped.xy[2 * i + 1]);
+    pctx.fillStyle = PALETTE[mapped.labels[i] % 10];
+    pctx.fillRect(px - 1, py - 1, 2, 2);
+  }
+  const legend = el("div", {className: "legend"}, ...d.classes.map((c, i) => el("span", {textContent: `● ${c}`, style: `color:${PALETTE[i]}`})));
+  const panel = el("div", {className: "right"}, model.kind === "classifier" ? probs : decoded, where,
+                   el("div", {className: "caption", textContent: t.help}));
+  root.replaceChildren(el("div", {className: "explore"}, el("div", {}, board, legend), panel,
+                          ...(gridCanvas ? [el("figure", {}, gridCanvas, el("figcaption", {textContent: t.grid}))] : [])));
+  let hover = null, updates = 0;
+  const show = painter(() => {
+    const bctx = board.getContext("2d");
+    bctx.drawImage(points, 0, 0);
+    const place = hover || s.picked;
+    if (s.picked) {
+      const [px, py] = toPx(...s.picked.where);
+      bctx.fillStyle = "#000";
+      bctx.beginPath(); bctx.arc(px, py, 6, 0, 2 * Math.PI); bctx.fill();
+    }
+    if (!place) return;
+    const t0 = performance.now();
+    const z = place === s.picked ? s.picked.code : codeAt(mapped, ...place, d.k);
+    const out = Array.from(model.decode(z));
+    if (model.kind === "classifier") putProbabilities(probs, out, d.classes);
+    else putImage(decoded.getContext("2d"), out);
+    updates += 1;
+    root.dataset.updates = String(updates);
+    root.dataset.decodeMs = (performance.now() - t0).toFixed(2);
+    where.textContent = `${t.at} (${place[0].toFixed(2)}, ${place[1].toFixed(2)})${place === s.picked ? " · " + t.kept : ""}`;
+  });
+  const mapAt = (e) => {
+    const r = board.getBoundingClientRect();
+    return toMap((e.clientX - r.left) * (size / r.width), (e.clientY - r.top) * (size / r.height));
+  };
+  board.addEventListener("pointermove", (e) => { hover = mapAt(e); show(); });
+  board.addEventListener("pointerleave", () => { hover = null; show(); });
+  board.addEventListener("click", (e) => {
+    const place = mapAt(e), z = codeAt(mapped, ...place, d.k);
+    s.picked = {where: place, code: z};
+    show();
+    setStateValue("picked", {seq: ++s.seq, code: z, where: place});
+  });
+  let timer = 0;
+  if (gridCanvas) {                                      // a 2-number code: the classic picture of its whole plane
+    const gctx = gridCanvas.getContext("2d");
+    let cell = 0;
+    const step = () => {
+      const until = performance.now() + 8;
+      for (; cell < 400 && performance.now() < until; cell++) {
+        const gx = cell % 20, gy = Math.floor(cell / 20);
+        const x = lo[0] + (gx + 0.5) / 20 * extent[0], y = lo[1] + (19 - gy + 0.5) / 20 * extent[1];
+        putImage(gctx, model.decode([x, y]), gx * 28, gy * 28);
+      }
+      if (cell < 400) timer = requestAnimationFrame(step);
+    };
+    timer = requestAnimationFrame(step);
+  }
+  show.now();
+  return () => { show.cancel(); if (gridCanvas) cancelAnimationFrame(timer); };
+}
+
+/** A classroom server's workspace key: made here once (192 random bits), kept in this browser's
+ * localStorage, told to Python when it does not know it yet. A key from a personal link replaces it. */
+const KEY_NAME = "encdec-workspace";
+function workspaceView(root, d, setStateValue) {
+  let key = d.adopt || null;
+  try { key = key || localStorage.getItem(KEY_NAME); } catch (e) { /* storage refused: a key for this tab only */ }
+  if (!/^[A-Za-z0-9_-]{32,64}$/.test(key || "")) {
+    const bytes = crypto.getRandomValues(new Uint8Array(24));
+    key = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  try { localStorage.setItem(KEY_NAME, key); } catch (e) { /* a private window may keep nothing */ }
+  root.dataset.ready = "1";
+  if (!d.known) setStateValue("browser_key", key);
+}
+
 // ---- the component -------------------------------------------------------------------------------------
 
 export default function (component) {
   const {data, parentElement, setStateValue, key} = component;
-  if (data instanceof Uint8Array) {                      // a model's weights: kept for every view of this page
-    registerModel(data);
+  if (data instanceof Uint8Array) {                      // a model's weights or a map: kept for every view of this page
+    register(data);
     return;
   }
   const d = {...data, key};
   const root = parentElement.querySelector(".live") || parentElement.appendChild(el("div", {className: "live"}));
   root.dataset.view = d.view;
+  if (d.view === "workspace") return workspaceView(root, d, setStateValue);
   if (d.view === "editor" && d.server) return editorView(root, d, null, setStateValue);
   let cleanup = null, gone = false;
-  modelReady(d.model_key).then((model) => {
+  Promise.all([ready(d.model_key), ready(d.classifier_key), ready(d.map_key)]).then(([model, classifier, mapped]) => {
     if (gone) return;
     root.dataset.ready = "1";
-    cleanup = d.view === "editor" ? editorView(root, d, model, setStateValue) : rowView(root, d, model);
+    const views = {editor: () => editorView(root, d, model, setStateValue), draw: () => drawView(root, d, model, classifier, setStateValue),
+                   explore: () => exploreView(root, d, model, mapped, setStateValue)};
+    cleanup = (views[d.view] || (() => rowView(root, d, model)))();
   });
   return () => { gone = true; if (cleanup) cleanup(); };
 }

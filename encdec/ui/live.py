@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from ..checkpoint import ModelInfo
-from ..webmodel import Unsupported, weights_blob
+from ..webmodel import Unsupported, map_blob, weights_blob
 from . import cache
 
 _HERE = Path(__file__).resolve().parent
@@ -48,6 +48,20 @@ def load_model(info: ModelInfo) -> bool:
         return False
     _element(key=f"weights-{key}", data=blob, height=0)
     return True
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _map_blob(key: str, _embedding, _codes, _labels, raw: bool) -> bytes:
+    return map_blob(_embedding, _codes, _labels, key, raw)
+
+
+def load_map(info: ModelInfo, split: str, m) -> str:
+    """Send a map (positions, the codes of its points, labels) to the page once; returns its id."""
+    key = hashlib.sha256(repr((cache.file_key(info), split, m.settings, m.source)).encode()).hexdigest()[:16]
+    blob = _map_blob(key, m.embedding, cache.codes(info, split), cache.split(info.config.dataset, split).labels,
+                     m.settings.method == "raw")
+    _element(key=f"map-{key}", data=blob, height=0)
+    return key
 
 
 def view(key: str, data: dict, **state) -> object:

@@ -9,9 +9,8 @@ import pytest
 from PIL import Image
 
 import encdec
+from bench.chromium import errors, map_point, open_page, settle
 from tests.e2e.conftest import ROOT, SHOTS, Server
-from tests.e2e.helpers import (drag_slider, draw, errors, image_src, map_point, open_page, settle, three,
-                               wait_for_new_src)
 
 PAGES = ["home", "editor", "map", "draw", "classifier", "transfer", "models", "train"]
 MODEL = "mnist-cnn-ae-16"
@@ -25,33 +24,6 @@ def test_every_page_loads_without_an_error(server, page, name):
     assert errors(page) == []
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
-
-
-def test_dragging_a_slider_redraws_the_decoded_image(server, page):
-    open_page(page, f"{server.url}/editor?model={MODEL}")
-    before = image_src(page, "Decoded from the edited code")
-    drag_slider(page, 0, 90)
-    after = wait_for_new_src(page, "Decoded from the edited code", before)
-    settle(page)
-    assert after != before and errors(page) == []
-    assert "z=" in page.url
-
-
-def test_drawing_a_digit_gives_a_prediction_and_a_place_on_the_map(server, page):
-    open_page(page, f"{server.url}/draw?model={MODEL}")
-    assert page.locator('[data-testid="stAlertContentInfo"]').first.inner_text().startswith("Draw a digit")
-    draw(page, three())
-    page.wait_for_selector('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]')
-    settle(page)
-    verdict = page.locator('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]').first.inner_text()
-    assert verdict.startswith(("Looks like a 3 ", "Not sure: maybe a 3,")), verdict
-    compute = page.get_by_role("button", name="Compute the map")
-    if compute.count():
-        compute.click()
-    page.wait_for_selector("text=your digit", timeout=240_000)
-    settle(page)
-    assert errors(page) == []
-    page.screenshot(path=str(SHOTS / "draw-3.png"), full_page=True)
 
 
 def test_clicking_a_point_on_the_map_shows_that_digit(server, page):
@@ -206,3 +178,52 @@ def test_closing_the_tab_during_a_training_still_leaves_a_valid_store(server, br
     listed = store.list()
     assert {i.name for i in listed} - before
     assert all(i.error is None for i in listed) and all(encdec.load(i.path) for i in listed)
+
+
+def _points_shown(page) -> int:
+    return page.evaluate("""() => [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')]
+        .map((gd) => (gd._fullData || []).reduce((n, t) => n + (t.x ? t.x.length : 0), 0)).reduce((a, b) => a + b, 0)""")
+
+
+def test_a_fresh_server_shows_a_shipped_models_map_within_3_seconds(browser, tmp_path):
+    """Fresh process, numba's cache empty, nothing in ENCDEC_HOME: the shipped map needs no UMAP."""
+    import time
+
+    s = Server(tmp_path / "home", env={"NUMBA_CACHE_DIR": str(tmp_path / "numba")})
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        start = time.perf_counter()
+        page.goto(f"{s.url}/map?model=mnist-cnn-ae-16")
+        page.wait_for_function("() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .js-plotly-plot')]"
+                               ".some((gd) => (gd._fullData || []).reduce((n, t) => n + (t.x ? t.x.length : 0), 0) >= 10000)",
+                               timeout=60_000)
+        seconds = time.perf_counter() - start
+        assert _points_shown(page) >= 10000
+        assert seconds <= 3.0, f"the map took {seconds:.1f} s"
+        settle(page)
+        assert errors(page) == [] and page.get_by_text("shipped with the model").count() >= 1
+    finally:
+        s.stop()
+
+
+def test_the_code_space_changes_while_a_model_trains_and_replays_on_the_models_page(server, page):
+    open_page(page, f"{server.url}/train?code=2&epochs=4")
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_selector("text=The code space now", timeout=120_000)
+    titles = set()
+    for _ in range(60):
+        titles |= {e.inner_text() for e in page.locator("text=The code space now").all()}
+        if len(titles) >= 2:
+            break
+        page.wait_for_timeout(1000)
+    assert len(titles) >= 2, titles  # a new frame (epoch, loss) arrived during the training
+    page.wait_for_selector("text=it is now the current model", timeout=300_000)
+    open_page(page, f"{server.url}/models")
+    page.wait_for_selector("text=How the code space formed while this model trained", timeout=60_000)
+    chart = page.locator('[data-testid="stPlotlyChart"]', has_text="Play").first
+    before = chart.locator(".gtitle").inner_text()
+    chart.get_by_text("Play").click()
+    page.wait_for_function("(t) => { const c = [...document.querySelectorAll('[data-testid=stPlotlyChart]')]"
+                           ".find((c) => c.innerText.includes('Play')); return c && c.querySelector('.gtitle').textContent !== t; }",
+                           arg=before, timeout=30_000)
+    assert errors(page) == []

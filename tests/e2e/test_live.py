@@ -9,7 +9,7 @@ import torch
 import encdec
 from encdec.webmodel import weights_blob
 from tests.e2e.conftest import ROOT
-from tests.e2e.helpers import errors, live_module, open_page, settle
+from bench.chromium import errors, live_module, open_page, settle
 
 IMAGE_DECODERS = ("mlp", "lstm", "deconv")
 BUILDABLE = [*[("autoencoder", e, d) for e, d in itertools.product(encdec.ENCODERS, IMAGE_DECODERS)],
@@ -123,3 +123,125 @@ def test_interpolation_steps_change_in_the_page_without_python(server, page):
     assert row.locator("canvas.row").evaluate("(c) => c.width") == 12 * 29 - 1
     time.sleep(0.3)
     assert errors(page) == []
+
+
+# -- drawing and the map, live ----------------------------------------------------------------------
+
+def _drawings(n: int, seed: int):
+    """Varied pen-stroke digits (bench/drawn.py): strokes in canvas pixels and the pen width."""
+    import numpy as np
+
+    from bench.drawn import strokes_for
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        strokes, pen = strokes_for(i % 10, rng)
+        out.append((i % 10, [{"points": s.tolist(), "pen": pen} for s in strokes]))
+    return out
+
+
+def test_the_pages_preprocessing_agrees_with_to_mnist(js_page):
+    """The Draw page turns ink into 28x28 in the browser; Python's digitize.to_mnist is the reference."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from encdec.digitize import ink_from_canvas, to_mnist
+
+    drawings = _drawings(320, seed=7)
+    got = js_page.evaluate("""(drawings) => {
+        const c = document.createElement("canvas"); c.width = c.height = 280;
+        const ctx = c.getContext("2d", {willReadFrequently: true});
+        return drawings.map((strokes) => {
+            window.live.drawStrokes(ctx, strokes, 18);
+            const x = window.live.digitOf(ctx);
+            return [c.toDataURL("image/png"), x ? Array.from(x) : null];
+        });
+    }""", [s for _, s in drawings])
+    model = encdec.load(ROOT / "models" / "mnist-cnn-clf.safetensors")
+    page_digits, python_digits = [], []
+    for url, pixels in got:
+        rgba = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGBA"))
+        python_digits.append(to_mnist(ink_from_canvas(rgba)))
+        page_digits.append(torch.tensor(pixels).reshape(28, 28))
+    page_x, python_x = torch.stack(page_digits)[:, None], torch.stack(python_digits)[:, None]
+    assert (page_x - python_x).abs().mean() < 0.02
+    with torch.no_grad():
+        same = (model.classify(page_x).argmax(1) == model.classify(python_x).argmax(1)).float().mean()
+    assert same >= 0.99
+
+
+def _draw_with_mouse(page, board, strokes, release=True):
+    box = board.bounding_box()
+    for i, stroke in enumerate(strokes):
+        points = stroke["points"]
+        page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y)
+        if release or i < len(strokes) - 1:
+            page.mouse.up()
+
+
+def test_a_drawing_is_read_while_it_is_drawn_then_placed_on_the_map(server, page):
+    from bench.chromium import three
+
+    open_page(page, f"{server.url}/draw?model=mnist-cnn-ae-16")
+    view = page.locator('.live[data-view="draw"]')
+    board = view.locator("canvas.board")
+    board.wait_for()
+    _draw_with_mouse(page, board, [{"points": three()[0]}], release=False)
+    page.wait_for_function("() => document.querySelector('.live[data-view=draw]').dataset.prediction", timeout=10_000)
+    assert view.get_attribute("data-prediction") == "3"        # before the pen lifts
+    assert page.locator('[data-testid="stAlertContentSuccess"]').count() == 0  # Python has not heard of it yet
+    page.mouse.up()
+    page.wait_for_selector("text=Its nearest test digits in code space", timeout=60_000)
+    settle(page)
+    verdict = page.locator('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]').first.inner_text()
+    assert verdict.startswith(("Looks like a 3 ", "Not sure: maybe a 3,")), verdict
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1 and errors(page) == []
+
+
+def test_a_digit_of_each_class_drawn_with_the_mouse_gets_the_right_verdict(server, page):
+    open_page(page, f"{server.url}/draw?model=mnist-cnn-clf")
+    view = page.locator('.live[data-view="draw"]')
+    board = view.locator("canvas.board")
+    board.wait_for()
+    right = set()
+    for digit, strokes in _drawings(20, seed=11):
+        if digit in right:
+            continue
+        view.locator("button", has_text="Clear").click()
+        settle(page)
+        _draw_with_mouse(page, board, strokes)
+        page.wait_for_timeout(400)  # each lifted stroke is sent; let the last one's run begin
+        page.wait_for_selector('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]', timeout=60_000)
+        settle(page)
+        verdict = page.locator('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]').first.inner_text()
+        if verdict.startswith(f"Looks like a {digit} "):
+            right.add(digit)
+    assert right == set(range(10))
+    assert errors(page) == []
+
+
+def test_moving_the_pointer_over_the_map_decodes_every_place_it_passes(server, page):
+    open_page(page, f"{server.url}/map?model=mnist-cnn-ae-16")
+    view = page.locator('.live[data-view="explore"]')
+    board = view.locator("canvas.map")
+    board.wait_for(timeout=120_000)
+    board.scroll_into_view_if_needed()
+    box = board.bounding_box()
+    panel = view.locator("canvas.seen")
+    pictures = set()
+    for i in range(16):
+        page.mouse.move(box["x"] + box["width"] * (0.1 + 0.05 * i), box["y"] + box["height"] * (0.15 + 0.045 * i))
+        page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        pictures.add(panel.evaluate("(c) => c.toDataURL()"))
+    assert len(pictures) >= 10
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.get_by_role("button", name="Edit the kept code").click()
+    page.wait_for_selector("text=Code editor", timeout=60_000)
+    settle(page)
+    assert "start=code" in page.url and errors(page) == []

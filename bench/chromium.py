@@ -1,0 +1,115 @@
+"""Chromium against a real Streamlit server, for the browser tests and the browser benchmark.
+
+A `Server` runs `streamlit run app.py` on a free port; waits use the app's own run state
+(`data-test-script-state`), never fixed sleeps. Chromium comes from the system (Debian's
+`chromium`, at /usr/bin/chromium or $CHROMIUM).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+         "--no-first-run", "--disable-component-update", "--disable-sync"]
+
+
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`streamlit run app.py` with its own ENCDEC_HOME (and any other settings in `env`)."""
+
+    def __init__(self, home: Path, env: dict | None = None):
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "ENCDEC_HOME": str(home), "ENCDEC_DOWNLOAD": "0", **(env or {})}
+        home.mkdir(parents=True, exist_ok=True)
+        self.log = (home / "server.log").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(self.port), "--server.address", "127.0.0.1"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(self.url + "/_stcore/health", timeout=2).read() == b"ok":
+                    return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError("the Streamlit server did not become healthy in 90 s")
+
+    def stop(self, kill: bool = False):
+        if self.proc.poll() is None:
+            self.proc.kill() if kill else self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(20)
+        self.log.close()
+
+
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-connection-state="CONNECTED"]'
+ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+
+
+def settle(page, timeout: float = 120_000) -> None:
+    """Wait until the app has finished its current run (and any rerun it queued)."""
+    page.wait_for_selector(IDLE, timeout=timeout)
+    page.wait_for_function(
+        """(sel) => new Promise(resolve => {           // idle for two animation frames in a row
+               requestAnimationFrame(() => requestAnimationFrame(() => resolve(!!document.querySelector(sel))));
+           })""", arg=IDLE, timeout=timeout)
+
+
+def open_page(page, url: str, timeout: float = 180_000) -> None:
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+    settle(page, timeout)
+
+
+def errors(page) -> list[str]:
+    return [e.inner_text() for e in page.query_selector_all(ERRORS)]
+
+
+def three() -> list[list[tuple[float, float]]]:
+    """A digit 3 as one stroke of two arcs, for a 280x280 canvas."""
+    import math
+
+    upper = [(140 + 55 * math.cos(a), 85 + 45 * math.sin(a)) for a in (i / 24 * 1.5 * math.pi - math.pi for i in range(25))]
+    lower = [(140 + 60 * math.cos(a), 180 + 50 * math.sin(a)) for a in (i / 24 * 1.5 * math.pi - math.pi / 2 for i in range(25))]
+    return [upper + lower]
+
+
+def map_point(page, chart_index: int = 0, trace: int = 0, point: int = 0) -> tuple[float, float]:
+    """Screen position of one point of a Plotly map, from the chart's own axes."""
+    return tuple(page.evaluate(
+        """([c, t, i]) => {
+               const gd = document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')[c];
+               const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, d = gd._fullData[t];
+               const r = gd.getBoundingClientRect();
+               return [r.left + xa._offset + xa.l2p(d.x[i]), r.top + ya._offset + ya.l2p(d.y[i])];
+           }""", [chart_index, trace, point]))
+
+
+def live_module(page) -> None:
+    """Load the page-side model code (encdec/ui/live.js) into a blank page as `window.live`."""
+    source = (ROOT / "encdec" / "ui" / "live.js").read_text(encoding="utf-8")
+    page.set_content("<html><body></body></html>")
+    page.evaluate("""async (src) => {
+        window.live = await import(URL.createObjectURL(new Blob([src], {type: "text/javascript"})));
+    }""", source)
