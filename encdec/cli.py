@@ -34,6 +34,7 @@ ZOO = {
     "fashion-cnn-vae-16": (dict(kind="vae", encoder="cnn", decoder="deconv", code_dim=16, hidden=16, dataset="fashion"), dict(epochs=15)),
     "fashion-cnn-clf": (dict(kind="classifier", encoder="cnn", code_dim=16, hidden=16, dropout=0.2, dataset="fashion"), dict(epochs=20, augment="shift")),
 }
+AUGMENT_NAMES = {False: "none", True: "shift"}  # how models trained before the presets recorded it
 DRY_RUN = dict(epochs=1, limit=512, test_limit=500)  # what --dry-run shrinks a training to
 
 
@@ -131,7 +132,7 @@ def markdown_table(infos) -> str:
         c, m = info.config, info.metrics
         train = info.meta.get("recipe", {}).get("train", {})
         rows.append(f"| {info.name} | {c.kind} | {c.encoder} -> {c.decoder} | {c.code_dim} | {c.num_parameters():,} "
-                    f"| {metric_summary(m)} | {train.get('augment', '')} | {train.get('epochs', '')} "
+                    f"| {metric_summary(m)} | {AUGMENT_NAMES.get(train.get('augment'), train.get('augment', ''))} | {train.get('epochs', '')} "
                     f"| {m.get('wall_time_s', 0) / 60:.1f} min |")
     return "\n".join(rows)
 

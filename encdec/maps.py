@@ -1,6 +1,7 @@
 """Maps as files: shipped beside the models, or cached in `ENCDEC_HOME/cache`. No pickle anywhere.
 
-A map file is an .npz of plain arrays: the coordinates (as 16-bit steps between their bounds),
+A map file is an .npz of plain arrays: the coordinates (as 4,096 steps between their bounds, a
+sixth of a pixel on the page, in two byte planes so that they compress),
 PCA's mean and axes when the map is a PCA, and a JSON description (format, the model file's hash,
 split, number of points, settings, quality). It is used only when all of these match what is
 asked; anything else (missing, damaged, another model version) is ignored and recomputed.
@@ -23,7 +24,8 @@ from . import settings as env
 from .projection import MapSettings, Projector, quality
 
 FORMAT = "encdec-map"
-VERSION = 1
+VERSION = 2
+LEVELS = 4095  # steps between a map's bounds on each axis
 SHIPPED_SPLITS = ("test", "train")
 DEFAULT = MapSettings()
 
@@ -76,8 +78,8 @@ def write(path: Path, m: Map, model_hash: str, split: str) -> None:
     """Atomically: a temporary file in the same folder, then a rename."""
     emb = m.embedding.astype(np.float64)
     lo, hi = emb.min(0), emb.max(0)
-    steps = np.round((emb - lo) / np.where(hi > lo, hi - lo, 1.0) * 65535).astype(np.uint16)
-    arrays = {"steps": steps, "bounds": np.stack([lo, hi]),
+    steps = np.round((emb - lo) / np.where(hi > lo, hi - lo, 1.0) * LEVELS).astype(np.uint16)
+    arrays = {"steps_hi": (steps >> 8).astype(np.uint8), "steps_lo": (steps & 255).astype(np.uint8), "bounds": np.stack([lo, hi]),
               "about": np.array(json.dumps(_describe(model_hash, split, len(emb), m.settings, m.quality, m.seconds)))}
     if m.pca is not None:
         arrays["pca_mean"], arrays["pca_components"] = m.pca
@@ -101,10 +103,14 @@ def read(path: Path, model_hash: str, split: str, n: int, settings: MapSettings,
             if (about.get("format"), about.get("version"), about.get("model"), about.get("split"), about.get("n")) != \
                     (FORMAT, VERSION, model_hash, split, n) or about.get("settings") != asdict(settings):
                 return None
-            steps, bounds = z["steps"], z["bounds"].astype(np.float64)
-            if steps.shape != (n, 2) or steps.dtype != np.uint16 or bounds.shape != (2, 2) or not np.isfinite(bounds).all():
+            hi, lo, bounds = z["steps_hi"], z["steps_lo"], z["bounds"].astype(np.float64)
+            if hi.shape != (n, 2) or lo.shape != (n, 2) or hi.dtype != np.uint8 or lo.dtype != np.uint8 \
+                    or bounds.shape != (2, 2) or not np.isfinite(bounds).all():
                 return None
-            embedding = (bounds[0] + steps / 65535.0 * (bounds[1] - bounds[0])).astype(np.float32)
+            steps = hi.astype(np.float64) * 256 + lo
+            if steps.max() > LEVELS:
+                return None
+            embedding = (bounds[0] + steps / LEVELS * (bounds[1] - bounds[0])).astype(np.float32)
             pca = None
             if settings.method == "pca":
                 pca = (z["pca_mean"].astype(np.float32), z["pca_components"].astype(np.float32))

@@ -87,7 +87,8 @@ def test_a_map_is_read_back_from_its_file_and_never_recomputed(tmp_path, monkeyp
     monkeypatch.setattr(maps, "compute", lambda *a, **k: fits.append(1))
     second = maps.get(tmp_path / "m.safetensors", "hash1", codes, labels, "test", MapSettings("pca"))
     assert first.source == "computed" and second.source == "cache" and fits == []
-    np.testing.assert_allclose(second.embedding, first.embedding, atol=1e-4 * np.ptp(first.embedding))
+    step = np.ptp(first.embedding) / maps.LEVELS  # coordinates are kept to a 4,096th of the map's size
+    np.testing.assert_allclose(second.embedding, first.embedding, atol=step)
     assert second.quality == pytest.approx(first.quality)
     np.testing.assert_allclose(second.projector(codes).transform(codes[:2]), first.embedding[:2], atol=1e-4)
     assert [p.suffix for p in maps.cache_dir().iterdir()] == [".npz"]
@@ -138,7 +139,7 @@ def test_shipped_maps_match_their_models_and_keep_what_they_should(mnist, name, 
     n = len(mnist.split(split))
     m = maps.find(path, maps.file_hash(path), split, n, maps.DEFAULT)
     assert m is not None and m.source == "shipped" and m.embedding.shape == (n, 2)
-    assert m.quality["knn_map"] > 0.85 and m.quality["trust"] > 0.85
+    assert m.quality["knn_map"] >= m.quality["knn_code"] - 0.03 and m.quality["trust"] > 0.9  # the map keeps the code's neighbours
 
 
 def test_a_shipped_map_of_another_model_version_is_not_used(tmp_path, mnist):
