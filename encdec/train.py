@@ -275,13 +275,14 @@ def train_model(config, train_config: TrainConfig, data: Dataset, *, callback=No
                 test_limit: int | None = None, recorder=None) -> EncoderDecoder:
     """Build, train and test a model (on the first `test_limit` test images, all by default);
     its `meta` holds test metrics, history and recipe, its `extras` the code space as it formed
-    (`recorder`, a frames.Recorder, or a new one). A set `stop` raises TrainingStopped at any
-    point, the final test pass included."""
+    (`recorder`, a frames.Recorder, a new one for None, none for False). A set `stop` raises
+    TrainingStopped at any point, the final test pass included."""
     from .frames import Recorder
     from .models import build
 
     if recorder is None and len(data.val):
         recorder = Recorder(data.val)
+    recorder = recorder or None
     if recorder is not None:
         callback = both(recorder, callback)
 

@@ -87,24 +87,23 @@ def server_pictures(ed: Editor) -> dict:
             "probs": out.tolist() if model.is_classifier else None, "traversal": strips}
 
 
+def rounded(values) -> list[float]:
+    return [round(float(v), 4) for v in values]
+
+
 @st.fragment
 def editor() -> None:
     ed = st.session_state["editor"]
-    data = {"view": "editor", "model_key": live.model_key(info), "version": ed.version, "code": ed.initial.tolist(),
-            "start": ed.base.tolist(), "order": ed.order, "low": ranges.low.tolist(), "high": ranges.high.tolist(),
+    data = {"view": "editor", "model_key": live.model_key(info), "version": ed.version, "code": rounded(ed.initial),
+            "start": rounded(ed.base), "order": ed.order, "low": rounded(ranges.low), "high": rounded(ranges.high),
             "shown": SHOWN, "steps": STEPS, "classifier": model.is_classifier, "classes": list(names), "text": TEXT}
     ed.take(live.sent("live-editor", "edit"))  # the code of the last release, before the view is drawn
     if not in_page:
         data["server"] = server_pictures(ed)
     live.view("live-editor", data, edit=None)
     st.query_params["z"] = code_to_text(ed.code)
-    left, right = st.columns([3, 2])
-    with left:
-        st.caption(t("code_chart"))
-        st.plotly_chart(charts.code_bars(ed.code, ed.base, t("code_edited"), t("code_start")), key="code_bars")
-    with right:
-        st.caption(t("dims_ranked"))
-        st.plotly_chart(charts.ranking(ed.order, ed.effect, t("dim_label"), t("dim_effect")), key="ranking")
+    st.caption(t("code_chart"))
+    st.plotly_chart(charts.code_bars(ed.code, ed.base, t("code_edited"), t("code_start")), key="code_bars")
     code = ed.code.clone()
     d1, d2, d3 = st.columns(3)
     if not model.is_classifier:  # pictures are made only when a button is pressed
@@ -118,6 +117,8 @@ def editor() -> None:
 
 
 editor()
+with st.expander(t("dims_ranked")):
+    st.plotly_chart(charts.ranking(ed.order, ed.effect, t("dim_label"), t("dim_effect")), key="ranking")
 
 
 # -- interpolation and arithmetic: chosen here, decoded in the page -------------------------------------

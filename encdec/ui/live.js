@@ -48,58 +48,101 @@ export function linear(x, W, b) {
   return {data: y, shape: [...x.shape.slice(0, -1), out]};
 }
 
-/** Output positions o (0 <= o < n_out) that read input i = o * stride - pad + kernel_offset inside [0, n_in). */
-function span(nOut, nIn, stride, pad, offset) {
-  const lo = Math.max(0, Math.ceil((pad - offset) / stride));
-  const hi = Math.min(nOut - 1, Math.floor((nIn - 1 + pad - offset) / stride));
-  return [lo, hi];
-}
-
-/** x (Cin, H, W) -> (Cout, Ho, Wo); W (Cout, Cin, k, k). */
+/** x (Cin, H, W) -> (Cout, Ho, Wo); W (Cout, Cin, k, k). Each output position's input patch is
+ * gathered once (zeros outside the image), then every output channel is a dot product with it. */
 export function conv2d(x, W, b, stride, pad) {
   const [cin, h, w] = x.shape, [cout, , k] = W.shape, xd = x.data, wd = W.data;
   const ho = Math.floor((h + 2 * pad - k) / stride) + 1, wo = Math.floor((w + 2 * pad - k) / stride) + 1;
-  const y = new Float32Array(cout * ho * wo);
-  for (let co = 0; co < cout; co++) {
-    const yo = co * ho * wo;
-    if (b) y.fill(b.data[co], yo, yo + ho * wo);
-    for (let ky = 0; ky < k; ky++) {
-      const [oy0, oy1] = span(ho, h, stride, pad, ky);
-      for (let kx = 0; kx < k; kx++) {
-        const [ox0, ox1] = span(wo, w, stride, pad, kx);
-        for (let ci = 0; ci < cin; ci++) {
-          const wv = wd[((co * cin + ci) * k + ky) * k + kx], xc = ci * h * w;
-          for (let oy = oy0; oy <= oy1; oy++) {
-            const xrow = xc + (oy * stride - pad + ky) * w - pad + kx, yrow = yo + oy * wo;
-            for (let ox = ox0; ox <= ox1; ox++) y[yrow + ox] += wv * xd[xrow + ox * stride];
+  const n = cin * k * k, positions = ho * wo, patches = new Float32Array(positions * n);
+  for (let oy = 0; oy < ho; oy++) {
+    for (let ox = 0; ox < wo; ox++) {
+      let p = (oy * wo + ox) * n;
+      for (let ci = 0; ci < cin; ci++) {
+        for (let ky = 0; ky < k; ky++) {
+          const iy = oy * stride - pad + ky, row = (ci * h + iy) * w;
+          for (let kx = 0; kx < k; kx++, p++) {
+            const ix = ox * stride - pad + kx;
+            if (iy >= 0 && iy < h && ix >= 0 && ix < w) patches[p] = xd[row + ix];
           }
         }
       }
     }
   }
+  const y = new Float32Array(cout * positions);
+  for (let co = 0; co < cout; co++) {
+    const wo0 = co * n, bias = b ? b.data[co] : 0;
+    for (let pos = 0; pos < positions; pos++) {
+      const p0 = pos * n;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, i = 0;
+      for (; i + 3 < n; i += 4) {
+        s0 += wd[wo0 + i] * patches[p0 + i];
+        s1 += wd[wo0 + i + 1] * patches[p0 + i + 1];
+        s2 += wd[wo0 + i + 2] * patches[p0 + i + 2];
+        s3 += wd[wo0 + i + 3] * patches[p0 + i + 3];
+      }
+      for (; i < n; i++) s0 += wd[wo0 + i] * patches[p0 + i];
+      y[co * positions + pos] = s0 + s1 + s2 + s3 + bias;
+    }
+  }
   return {data: y, shape: [cout, ho, wo]};
 }
 
-/** x (Cin, H, W) -> (Cout, Ho, Wo); W (Cin, Cout, k, k), as PyTorch's ConvTranspose2d: each output
- * pixel gathers the inputs i with o = i * stride - pad + kernel_offset. */
+const packed = new WeakMap();  // weights -> their per-class copies, made once per model
+
+function classWeights(W, stride, ry, rx, kys, kxs) {
+  if (!packed.has(W)) packed.set(W, new Map());
+  const cache = packed.get(W), name = `${stride}:${ry}:${rx}`;
+  if (!cache.has(name)) {
+    const [cin, cout, k] = W.shape, taps = kys.length * kxs.length, n = cin * taps, wc = new Float32Array(cout * n);
+    for (let co = 0; co < cout; co++) {
+      for (let ci = 0; ci < cin; ci++) {
+        for (let a = 0; a < kys.length; a++) {
+          for (let c = 0; c < kxs.length; c++) wc[co * n + ci * taps + a * kxs.length + c] = W.data[((ci * cout + co) * k + kys[a]) * k + kxs[c]];
+        }
+      }
+    }
+    cache.set(name, wc);
+  }
+  return cache.get(name);
+}
+
+/** x (Cin, H, W) -> (Cout, Ho, Wo); W (Cin, Cout, k, k), as PyTorch's ConvTranspose2d: output o gets
+ * input i through kernel tap t when o = i * stride - pad + t. Outputs are taken one parity class at a
+ * time (o + pad = class mod stride), whose taps are the same for all its outputs, so each output is a
+ * dot product of a gathered patch with that class's weights. */
 export function convTranspose2d(x, W, b, stride, pad) {
-  const [cin, h, w] = x.shape, [, cout, k] = W.shape, xd = x.data, wd = W.data;
+  const [cin, h, w] = x.shape, [, cout, k] = W.shape, xd = x.data;
   const ho = (h - 1) * stride - 2 * pad + k, wo = (w - 1) * stride - 2 * pad + k;
   const y = new Float32Array(cout * ho * wo);
-  if (b) for (let co = 0; co < cout; co++) y.fill(b.data[co], co * ho * wo, (co + 1) * ho * wo);
-  for (let co = 0; co < cout; co++) {
-    const yo = co * ho * wo;
-    for (let ky = 0; ky < k; ky++) {
-      const [iy0, iy1] = span(h, ho, 1, 0, 0);             // every input row, then keep those that land inside
-      for (let kx = 0; kx < k; kx++) {
-        for (let ci = 0; ci < cin; ci++) {
-          const wv = wd[((ci * cout + co) * k + ky) * k + kx], xc = ci * h * w;
-          for (let iy = iy0; iy <= iy1; iy++) {
-            const oy = iy * stride - pad + ky;
-            if (oy < 0 || oy >= ho) continue;
-            const xrow = xc + iy * w, yrow = yo + oy * wo - pad + kx;
-            const ix0 = Math.max(0, Math.ceil((pad - kx) / stride)), ix1 = Math.min(w - 1, Math.floor((wo - 1 + pad - kx) / stride));
-            for (let ix = ix0; ix <= ix1; ix++) y[yrow + ix * stride] += wv * xd[xrow + ix];
+  const tapsOf = (r) => Array.from({length: k}, (_, t) => t).filter((t) => (((r - t) % stride) + stride) % stride === 0);
+  for (let ry = 0; ry < stride; ry++) {
+    for (let rx = 0; rx < stride; rx++) {
+      const kys = tapsOf(ry), kxs = tapsOf(rx), taps = kys.length * kxs.length, n = cin * taps;
+      const wc = classWeights(W, stride, ry, rx, kys, kxs);  // this class's weights, (Cout, Cin, taps)
+      const patch = new Float32Array(n);
+      for (let oy = (((ry - pad) % stride) + stride) % stride; oy < ho; oy += stride) {
+        for (let ox = (((rx - pad) % stride) + stride) % stride; ox < wo; ox += stride) {
+          let p = 0;
+          for (let ci = 0; ci < cin; ci++) {
+            for (const ky of kys) {
+              const iy = (oy + pad - ky) / stride, row = (ci * h + iy) * w;
+              for (const kx of kxs) {
+                const ix = (ox + pad - kx) / stride;
+                patch[p++] = iy >= 0 && iy < h && ix >= 0 && ix < w ? xd[row + ix] : 0;
+              }
+            }
+          }
+          for (let co = 0; co < cout; co++) {
+            const w0 = co * n;
+            let s0 = 0, s1 = 0, s2 = 0, s3 = 0, i = 0;
+            for (; i + 3 < n; i += 4) {
+              s0 += wc[w0 + i] * patch[i];
+              s1 += wc[w0 + i + 1] * patch[i + 1];
+              s2 += wc[w0 + i + 2] * patch[i + 2];
+              s3 += wc[w0 + i + 3] * patch[i + 3];
+            }
+            for (; i < n; i++) s0 += wc[w0 + i] * patch[i];
+            y[(co * ho + oy) * wo + ox] = s0 + s1 + s2 + s3 + (b ? b.data[co] : 0);
           }
         }
       }
@@ -144,11 +187,13 @@ export function lstmLayer(x, Wih, Whh, bih, bhh, h, c) {
   const out = new Float32Array(T * H), gates = new Float32Array(G);
   for (let t = 0; t < T; t++) {
     for (let g = 0; g < G; g++) {
-      let s = bih.data[g] + bhh.data[g];
-      const wi = g * I, wh = g * H;
-      for (let i = 0; i < I; i++) s += Wih.data[wi + i] * x.data[t * I + i];
-      for (let j = 0; j < H; j++) s += Whh.data[wh + j] * h[j];
-      gates[g] = s;
+      const wi = g * I, wh = g * H, xt = t * I, wih = Wih.data, whh = Whh.data, xs = x.data;
+      let s0 = bih.data[g] + bhh.data[g], s1 = 0, s2 = 0, s3 = 0, i = 0, j = 0;
+      for (; i + 1 < I; i += 2) { s0 += wih[wi + i] * xs[xt + i]; s1 += wih[wi + i + 1] * xs[xt + i + 1]; }
+      for (; i < I; i++) s0 += wih[wi + i] * xs[xt + i];
+      for (; j + 1 < H; j += 2) { s2 += whh[wh + j] * h[j]; s3 += whh[wh + j + 1] * h[j + 1]; }
+      for (; j < H; j++) s2 += whh[wh + j] * h[j];
+      gates[g] = s0 + s1 + s2 + s3;
     }
     for (let j = 0; j < H; j++) {
       const ig = 1 / (1 + Math.exp(-gates[j])), fg = 1 / (1 + Math.exp(-gates[H + j]));
@@ -689,9 +734,32 @@ function drawView(root, d, model, classifier, setStateValue) {
     el("div", {className: "left"}, board, el("div", {className: "controls"}, undo, clear, el("span", {textContent: t.pen}), pen),
        el("div", {className: "caption", textContent: t.help})), right));
   let updates = 0, digit = null;
+  // The box is drawn incrementally while a stroke grows (only its new segments), and in full after an
+  // undo, a clear or a new mount: the same ink either way, a round pen's segments joined by round caps.
+  let inked = -1, last = null;
+  function ink() {
+    const stroke = s.strokes[s.strokes.length - 1];
+    if (inked < 0 || stroke !== last || !stroke) {
+      drawStrokes(ctx, s.strokes, s.pen);
+      last = stroke;
+      inked = stroke ? stroke.points.length : 0;
+      return;
+    }
+    const p = stroke.points;
+    if (inked < p.length) {
+      ctx.strokeStyle = "#fff";
+      ctx.lineCap = ctx.lineJoin = "round";
+      ctx.lineWidth = stroke.pen;
+      ctx.beginPath();
+      ctx.moveTo(...p[inked - 1]);
+      for (let i = inked; i < p.length; i++) ctx.lineTo(...p[i]);
+      ctx.stroke();
+      inked = p.length;
+    }
+  }
   const update = painter(() => {
     const t0 = performance.now();
-    drawStrokes(ctx, s.strokes, s.pen);
+    ink();
     digit = digitOf(ctx);
     for (const c of [seen, recon]) c.getContext("2d").clearRect(0, 0, 28, 28);
     if (!digit) {
@@ -724,7 +792,7 @@ function drawView(root, d, model, classifier, setStateValue) {
     return [(e.clientX - r.left) * (board.width / r.width), (e.clientY - r.top) * (board.height / r.height)];
   };
   board.addEventListener("pointerdown", (e) => {
-    board.setPointerCapture(e.pointerId);
+    try { board.setPointerCapture(e.pointerId); } catch (err) { /* a synthetic pointer has nothing to capture */ }
     drawing = true;
     s.strokes.push({points: [at(e)], pen: s.pen});
     update();
@@ -743,8 +811,8 @@ function drawView(root, d, model, classifier, setStateValue) {
   };
   board.addEventListener("pointerup", lift);
   board.addEventListener("pointercancel", lift);
-  undo.addEventListener("click", () => { s.strokes.pop(); update.now(); send(); });
-  clear.addEventListener("click", () => { s.strokes = []; update.now(); send(); });
+  undo.addEventListener("click", () => { s.strokes.pop(); inked = -1; update.now(); send(); });
+  clear.addEventListener("click", () => { s.strokes = []; inked = -1; update.now(); send(); });
   pen.addEventListener("input", () => { s.pen = +pen.value; });
   update.now();
   return () => update.cancel();
