@@ -1,4 +1,4 @@
-"""python -m encdec {train,evaluate,list,sample,zoo,maps}"""
+"""python -m encdec {train,evaluate,list,sample,frames,zoo,maps}"""
 from __future__ import annotations
 
 import argparse
@@ -174,6 +174,21 @@ def cmd_sample(a) -> int:
     return 0
 
 
+def cmd_frames(a) -> int:
+    """A strip of the code space as a model trained, from the frames in its checkpoint."""
+    from .frames import from_tensors
+    from .imaging import frames_strip
+
+    out = checkpoint.check_output(a.out)
+    recorded = from_tensors(checkpoint.read_frames(a.path))
+    if recorded is None:
+        raise CheckpointError(f"{Path(a.path).name} holds no frames: it was trained before frames were recorded.")
+    frames, labels = recorded
+    out.write_bytes(frames_strip(frames, labels, a.count))
+    print(f"wrote {out}: {min(a.count, len(frames))} of {len(frames)} frames", file=sys.stderr)
+    return 0
+
+
 def _names(given: list[str]) -> list[str]:
     for name in given:
         if name not in ZOO:
@@ -257,6 +272,11 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--cols", type=_whole(1, 64), default=12)
     sp.add_argument("--seed", type=_whole(0, 2**63 - 1), default=0)
     sp.set_defaults(func=cmd_sample)
+    f = sub.add_parser("frames", help="a PNG strip of the code space as a model trained")
+    f.add_argument("path")
+    f.add_argument("--out", required=True)
+    f.add_argument("--count", type=_whole(2, 20), default=6)
+    f.set_defaults(func=cmd_frames)
     z = sub.add_parser("zoo", help="retrain the shipped models from scratch with fixed seeds, and their maps")
     z.add_argument("names", nargs="*")
     z.add_argument("--out-dir", default=None, help="default: models/ (a new temporary folder with --dry-run)")

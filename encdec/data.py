@@ -106,8 +106,9 @@ def check_idx(path: Path) -> str | None:
         return "is not an IDX file (it may be an error page saved in its place, or damaged)"
     if images and (int.from_bytes(head[8:12], "big"), int.from_bytes(head[12:16], "big")) != (28, 28):
         return "does not hold 28x28 images"
-    if size != need + n * (784 if images else 1):
-        return f"has {size:,} bytes but its header promises {need + n * (784 if images else 1):,} (it is truncated or damaged)"
+    expected = need + n * (28 * 28 if images else 1)
+    if size != expected:
+        return f"has {size:,} bytes but its header promises {expected:,} (it is truncated or damaged)"
     return None
 
 

@@ -13,6 +13,7 @@ from scipy import ndimage
 BOX = 20           # the longer side of the digit after scaling
 SIZE = 28          # the frame
 MIN_INK = 0.001    # below this share of inked canvas (0.1%), a drawing counts as empty
+INKED = 0.1        # a pixel with more ink than this is part of the digit: anti-aliased fringes are not
 MAX_PIXELS = 40_000_000  # larger uploads are refused before decoding
 
 
@@ -26,7 +27,7 @@ class DrawingError(ValueError):
 
 
 def ink_share(ink: np.ndarray) -> float:
-    return float((ink > 0.1).mean()) if ink.size else 0.0
+    return float((ink > INKED).mean()) if ink.size else 0.0
 
 
 def is_empty(ink: np.ndarray) -> bool:
@@ -47,8 +48,8 @@ def to_mnist(ink: np.ndarray) -> torch.Tensor:
     ink = np.clip(np.asarray(ink, dtype=np.float32), 0, 1)
     if ink.ndim != 2 or is_empty(ink):
         raise DrawingError("empty", "The drawing is empty: draw a digit that fills most of the box.")
-    rows = np.flatnonzero((ink > 0.1).any(1))
-    cols = np.flatnonzero((ink > 0.1).any(0))
+    rows = np.flatnonzero((ink > INKED).any(1))
+    cols = np.flatnonzero((ink > INKED).any(0))
     crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     h, w = crop.shape
     scale = BOX / max(h, w)

@@ -16,9 +16,11 @@ import torch
 
 from .data import Split
 
-SAMPLE = 2000       # validation images per frame
+SAMPLE = 2000       # validation images per frame, at most
+MIN_SAMPLE = 250    # ... and at least: fewer points do not show a code space
+FRAME_SHARE = 0.002  # what one frame may cost, as a share of the whole training's time (sets the sample size)
 MAX_FRAMES = 120    # kept per training (older ones thinned evenly beyond this)
-BUDGET = 0.04       # frames may take at most this share of the training's time (epoch ends always count)
+BUDGET = 0.025      # all frames together may take at most this share of the time so far (the last report always counts)
 
 
 @dataclass
@@ -56,27 +58,48 @@ def project(codes: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
 
 
 class Recorder:
-    """Records frames from a training's progress reports; `__call__(progress)` is a callback."""
+    """Records frames from a training's progress reports; `__call__(progress)` is a callback.
 
-    def __init__(self, split: Split, n: int = SAMPLE, seed: int = 0):
-        self.images, self.labels = sample(split, n, seed)
+    With `n` left out, the sample's size is chosen at the first report, from how fast the model
+    encodes and how long the whole training will take: as many images (MIN_SAMPLE to SAMPLE) as
+    fit one frame into FRAME_SHARE of it. Then frames are skipped whenever they have taken more
+    than BUDGET of the time so far; the last report is always recorded."""
+
+    def __init__(self, split: Split, n: int | None = None, seed: int = 0):
+        self.split, self.seed = split, seed
+        self.images, self.labels = sample(split, n, seed) if n else (None, None)
         self.frames: list[Frame] = []
         self.spent = 0.0
 
-    def __call__(self, p) -> Frame | None:
-        if p.model is None or p.phase == "done":
-            return None
-        if p.phase == "step" and self.frames and self.spent > BUDGET * p.elapsed:
-            return None  # over budget: this report has no frame (epoch ends always do)
-        start = time.perf_counter()
-        model = p.model
+    def _encode(self, model, images) -> np.ndarray:
         was_training = model.training
         model.eval()
         try:
             with torch.no_grad():
-                codes = model.encode(self.images.to(model.device)).float().cpu().numpy()
+                return model.encode(images.to(model.device)).float().cpu().numpy()
         finally:
             model.train(was_training)
+
+    def _choose_sample(self, p) -> None:
+        probe = self.split.floats(slice(0, 64))
+        self._encode(p.model, probe)  # the first call pays for warming up, not for the images
+        start = time.perf_counter()
+        self._encode(p.model, probe)
+        per_image = (time.perf_counter() - start) / len(probe)
+        total = p.elapsed / max(p.fraction, 1e-3)  # the whole training, as the first report sees it
+        n = int(np.clip(FRAME_SHARE * total / max(per_image, 1e-7), MIN_SAMPLE, SAMPLE))
+        self.images, self.labels = sample(self.split, min(n, len(self.split)), self.seed)
+
+    def __call__(self, p) -> Frame | None:
+        if p.model is None or p.phase == "done":
+            return None
+        last = p.step >= p.total_steps and p.phase == "epoch"
+        if self.frames and not last and self.spent > BUDGET * p.elapsed:
+            return None  # over budget: this report has no frame
+        start = time.perf_counter()
+        if self.images is None:
+            self._choose_sample(p)
+        codes = self._encode(p.model, self.images)
         if not np.isfinite(codes).all():
             return None
         previous = self.frames[-1].xy if self.frames else None

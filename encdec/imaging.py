@@ -48,12 +48,12 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
 
-def scatter_png(xy: np.ndarray, labels: np.ndarray, size: int = 900, dot: int = 2) -> bytes:
-    """A map as a PNG: one coloured dot per point on white."""
+def scatter_image(xy: np.ndarray, labels: np.ndarray, size: int = 900, dot: int = 2, bounds=None):
+    """A map as a PIL image: one coloured dot per point on white (within `bounds`, else its own)."""
     from PIL import Image, ImageDraw
 
     xy = np.asarray(xy, dtype=np.float64)
-    lo, hi = xy.min(0), xy.max(0)
+    lo, hi = bounds if bounds is not None else (xy.min(0), xy.max(0))
     span = np.where(hi - lo > 0, hi - lo, 1.0)
     margin = 10
     pix = margin + (xy - lo) / span * (size - 2 * margin)
@@ -62,6 +62,29 @@ def scatter_png(xy: np.ndarray, labels: np.ndarray, size: int = 900, dot: int = 
     for (x, y), label in zip(pix, np.asarray(labels)):
         y = size - y  # up is up
         draw.ellipse((x - dot, y - dot, x + dot, y + dot), fill=PALETTE[int(label) % 10])
+    return img
+
+
+def scatter_png(xy: np.ndarray, labels: np.ndarray, size: int = 900, dot: int = 2) -> bytes:
+    """A map as a PNG: one coloured dot per point on white."""
     buf = io.BytesIO()
-    img.save(buf, format="PNG")
+    scatter_image(xy, labels, size, dot).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def frames_strip(frames, labels, count: int = 6, size: int = 240) -> bytes:
+    """`count` frames of a training's code space side by side (evenly spaced, the last included), each
+    labelled with its epoch, on shared bounds so that what moves, moved."""
+    from PIL import Image, ImageDraw
+
+    picks = sorted({round(i * (len(frames) - 1) / max(1, count - 1)) for i in range(count)})
+    every = np.concatenate([frames[i].xy for i in picks])
+    bounds = (every.min(0), every.max(0))
+    strip = Image.new("RGB", (len(picks) * size, size + 22), "white")
+    draw = ImageDraw.Draw(strip)
+    for j, i in enumerate(picks):
+        strip.paste(scatter_image(frames[i].xy, labels, size, 1, bounds), (j * size, 0))
+        draw.text((j * size + 8, size + 4), f"epoch {frames[i].epoch:.2f}", fill="black")
+    buf = io.BytesIO()
+    strip.save(buf, format="PNG")
     return buf.getvalue()

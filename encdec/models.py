@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .data import DATASETS
-from .nets import DECODERS, DEFAULT_HIDDEN, ENCODERS, make_decoder, make_encoder
+from .nets import DECODERS, DEFAULT_HIDDEN, ENCODERS, PIXELS, make_decoder, make_encoder
 
 KINDS = ("autoencoder", "vae", "classifier")
 CODE_DIM_RANGE = (2, 64)
@@ -172,6 +172,7 @@ class EncoderDecoder(nn.Module):
             return {"code": h, "logits": self.decoder(h)}
         if self.config.kind == "vae":
             k = self.config.code_dim
+            # exp(+-12) spans 6e-6 to 1.6e5 in variance: wide enough for any code, and exp() cannot overflow
             mu, logvar = h[:, :k], h[:, k:].clamp(-12, 12)
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
             return {"code": mu, "logvar": logvar, "recon_logits": self.decoder(z)}
@@ -202,9 +203,9 @@ def losses(model: EncoderDecoder, out: dict, x: torch.Tensor, y: torch.Tensor) -
         return {"loss": ce, "cross_entropy": ce}
     bce = F.binary_cross_entropy_with_logits(out["recon_logits"], x, reduction="none").flatten(1).sum(1)  # (N,)
     if kind == "autoencoder":
-        loss = bce.mean() / 784  # per pixel
+        loss = bce.mean() / PIXELS  # per pixel
         return {"loss": loss, "bce": loss}
     mu, logvar = out["code"], out["logvar"]
     kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)  # (N,)
     elbo_loss = (bce + kl).mean()  # negative ELBO per image, in nats
-    return {"loss": elbo_loss / 784, "bce": bce.mean() / 784, "kl": kl.mean(), "neg_elbo": elbo_loss}
+    return {"loss": elbo_loss / PIXELS, "bce": bce.mean() / PIXELS, "kl": kl.mean(), "neg_elbo": elbo_loss}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+PIXELS = 28 * 28  # 784: an MNIST image, flattened
 ENCODERS = ("mlp", "cnn", "lstm")
 DECODERS = ("mlp", "lstm", "deconv")
 # Default width of each family (the `hidden` config field overrides it).
@@ -19,7 +20,7 @@ class MLPEncoder(nn.Module):
         super().__init__()
         self.net = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(784, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(PIXELS, hidden), nn.ReLU(), nn.Dropout(dropout),
             nn.Linear(hidden, hidden // 2), nn.ReLU(), nn.Dropout(dropout),
             nn.Linear(hidden // 2, out_dim),
         )
@@ -68,7 +69,7 @@ class MLPDecoder(nn.Module):
         self.net = nn.Sequential(
             nn.Linear(code_dim, hidden // 2), nn.ReLU(),
             nn.Linear(hidden // 2, hidden), nn.ReLU(),
-            nn.Linear(hidden, 784),
+            nn.Linear(hidden, PIXELS),
         )
 
     def forward(self, z):

@@ -17,6 +17,7 @@ from .augment import DEFAULT_FOR_KIND, PRESETS
 from .augment import apply as augment_batch
 from .data import Dataset, Split
 from .models import EncoderDecoder, losses, shown
+from .nets import PIXELS
 
 EPOCHS_RANGE = (1, 200)
 LR_RANGE = (1e-5, 1e-1)
@@ -154,7 +155,7 @@ def evaluate(model: EncoderDecoder, split: Split, batch_size: int = 1000) -> dic
                      "cross_entropy": parts["cross_entropy"].item() * m}
         else:
             recon = torch.sigmoid(out["recon_logits"])
-            batch = {"mse": F.mse_loss(recon, x, reduction="sum").item() / 784,
+            batch = {"mse": F.mse_loss(recon, x, reduction="sum").item() / PIXELS,
                      "bce": parts["bce"].item() * m}
             if "kl" in parts:
                 batch["kl"] = parts["kl"].item() * m
@@ -183,6 +184,7 @@ def fit(model: EncoderDecoder, data: Dataset, config: TrainConfig | None = None,
     model.to(device).train()
     trainable = [p for p in model.parameters() if p.requires_grad]  # a frozen encoder is left out
     opt = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    # warm up over the first 15% of the steps, then anneal: short CPU trainings reach a good loss quickly
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total, pct_start=0.15)
     images, labels = train.images.to(device), train.labels.to(device)
     history = {"epoch": [], "train_loss": [], "val_loss": []}
@@ -243,7 +245,7 @@ def objective(model: EncoderDecoder, metrics: dict) -> float | None:
     if model.is_classifier:
         return metrics["cross_entropy"]
     if "neg_elbo" in metrics:
-        return metrics["neg_elbo"] / 784
+        return metrics["neg_elbo"] / PIXELS
     return metrics["bce"]
 
 

@@ -96,7 +96,7 @@ def linear_probe(model: EncoderDecoder, data: Dataset, per_class=LABELS_PER_CLAS
             row[name] = _accuracy(head, te_s, data.test.labels)
             done += 1
             check_stop(stop)
-            report(Step(0.15 + 0.85 * done / steps, "probe_fitting", {"input": name, "n": n or 0}))
+            report(Step(0.15 + 0.85 * done / steps, f"probe_fitting_{name}", {"n": n or 0}))
         rows.append(row)
     return rows
 

@@ -8,7 +8,7 @@ from encdec.data import DATASET_TITLES, class_names
 from encdec.imaging import grid
 from encdec.models import ConfigError
 from encdec.nets import DECODERS, ENCODERS
-from encdec.train import EPOCHS_RANGE, TrainingError, default_settings, estimate_seconds
+from encdec.train import EPOCHS_RANGE, TrainingError, default_settings
 from encdec.ui import cache, charts
 from encdec.ui.common import cannot_save, job_queue, my_store, owner, page, parts_label, png, t
 from encdec.ui.progress import adopt, duration, live, outcome
@@ -20,13 +20,6 @@ RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2]
 
 page("page_train", "train_intro", needs_model=False)
 data_name = st.session_state.get("data", "mnist")
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def estimate(config: ModelConfig, epochs: int, size: int) -> float:
-    from encdec import build
-
-    return estimate_seconds(build(config), TrainConfig(epochs=epochs, limit=size), size)
 
 
 def url_int(key, lo, hi, what, default):
@@ -109,7 +102,7 @@ except ConfigError as e:
     st.stop()
 m1, m2, m3 = st.columns(3)
 m1.metric(t("train_params"), f"{config.num_parameters():,}")
-m2.metric(t("train_estimate"), duration(estimate(config, int(epochs), size)), help=t("train_estimate_help"))
+m2.metric(t("train_estimate"), duration(cache.time_estimate(config, int(epochs), size)), help=t("train_estimate_help"))
 m3.metric(t("card_parts"), parts_label(config))
 st.caption(t(f"train_loss_note_{kind}"))
 

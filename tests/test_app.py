@@ -33,9 +33,29 @@ def image(at, caption):
 
 
 def test_both_languages_have_the_same_strings_and_chinese_is_translated():
+    import string
+
     assert set(EN) == set(ZH)
+    blanks = lambda s: {f for _, f, _, _ in string.Formatter().parse(s) if f}  # noqa: E731
+    assert [k for k in EN if blanks(EN[k]) != blanks(ZH[k])] == []  # the same {placeholders} in both
     same = {k for k in EN if EN[k] == ZH[k]}  # names and symbols that read the same in both
     assert same == {"enc_lstm", "dec_lstm", "map_method_umap", "reset", "arith_a", "arith_b", "arith_c", "arith_result"}
+
+
+def test_every_string_a_page_asks_for_exists():
+    import re
+
+    used = set()
+    for path in [*(ROOT / "pages").glob("*.py"), *(ROOT / "encdec" / "ui").glob("*.py")]:
+        used |= set(re.findall(r'\bt\("([a-z0-9_]+)"', path.read_text()))
+    assert used and used <= set(EN), sorted(used - set(EN))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_works_with_fashion_mnist(page):
+    at = app(page=page, params={"data": "fashion"})
+    assert not at.error and at.sidebar.selectbox(key="data").value == "fashion"
+    assert at.sidebar.selectbox(key="model").value.startswith("fashion-")
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -166,6 +186,10 @@ def test_training_from_the_page_saves_a_model_and_makes_it_current(user_home):
     assert at.success[0].value == EN["train_done"].format(name=job.result)
     assert at.sidebar.selectbox(key="model").value == job.result
     assert encdec.load(user_home / "models" / f"{job.result}.safetensors").config.code_dim == 4
+    at.switch_page("pages/map.py")
+    at.run()  # its map was made at the end of the training: shown at once, from the cache
+    assert not at.exception and not at.info
+    assert EN["map_source_cache"] in " ".join(c.value for c in at.caption)
 
 
 def test_models_page_shows_a_user_model_card(user_home):

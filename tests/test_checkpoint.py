@@ -378,3 +378,35 @@ def test_listings_are_read_once_per_file_version(tmp_path, model, monkeypatch):
     store.list()
     store.list()
     assert len(calls) <= 1
+
+
+@pytest.mark.slow
+def test_a_process_killed_while_saving_leaves_no_model_and_its_leftover_is_cleaned(tmp_path, model):
+    """kill -9 in the middle of writing: the store lists no broken model, and the half-written
+    temporary file goes when the store is next opened (once it is old)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = tmp_path / "store"
+    ModelStore(root).save(model, "kept")
+    script = (
+        "import sys, time, encdec, encdec.checkpoint as ck\n"
+        "def slow(tensors, filename, metadata):\n"
+        "    open(filename, 'wb').write(b'half a model')\n"
+        "    print('writing', flush=True); time.sleep(60)\n"
+        "ck.save_file = slow\n"
+        "encdec.ModelStore(sys.argv[1]).save(encdec.build(encdec.ModelConfig(code_dim=3)), 'doomed')\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(root)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    leftovers = list(root.glob(".tmp-*"))
+    assert len(leftovers) == 1
+    listed = ModelStore(root).list()
+    assert [i.name for i in listed] == ["kept"] and all(i.error is None for i in listed)
+    old = time.time() - 3600
+    os.utime(leftovers[0], (old, old))
+    ModelStore(root)
+    assert not list(root.glob(".tmp-*"))

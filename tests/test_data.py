@@ -118,3 +118,13 @@ def test_a_missing_dataset_is_fetched_once_through_torchvision(tmp_path, monkeyp
         assert len(encdec.load_dataset("mnist", fresh, download=True).test) == 10000
     finally:
         httpd.server_close()
+
+
+def test_the_training_split_is_every_image_the_test_split_is_not(mnist):
+    whole = mnist.split("train")
+    assert len(whole) == len(mnist.train) + len(mnist.val) == 60000
+    assert torch.equal(whole.images[:len(mnist.train)], mnist.train.images)
+    assert torch.equal(whole.labels[len(mnist.train):], mnist.val.labels)
+    assert mnist.split("test") is mnist.test
+    with pytest.raises(DataError, match="Unknown split"):
+        mnist.split("validation-ish")

@@ -123,6 +123,15 @@ def weights(info: ModelInfo) -> bytes:
     return _weights(*file_key(info))
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def time_estimate(config, epochs: int, size: int) -> float:
+    """Seconds a training of `config` would take here, measured on a few batches (kept per setting)."""
+    from ..models import build
+    from ..train import TrainConfig, estimate_seconds
+
+    return estimate_seconds(build(config), TrainConfig(epochs=epochs, limit=size), size)
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _frames(path: str, mtime: int, size: int):
     from ..checkpoint import read_frames

@@ -262,7 +262,6 @@ EN = {
     'job_map': "Mapping the {n:,} test codes, so the map opens at once…",
     'job_saving': "Saving…",
     'probe_encoding': "Encoding the images with the frozen encoder…",
-    'probe_fitting': "Fitted a linear classifier on {input} ({n} labels per class; 0 means all)…",
     'editor_server_side': "This model has a layer the page cannot run, so its pictures are drawn on the server after each release of a slider.",
     'draw_undo': "Undo",
     'draw_clear': "Clear",
@@ -318,4 +317,7 @@ EN = {
     'signin': "Sign in",
     'signed_in_as': "Signed in as {email}.",
     'signout': "Sign out",
+    'probe_fitting_code': "Fitted a linear classifier on the frozen code ({n} labels per class; 0 means all)…",
+    'probe_fitting_pixels': "Fitted a linear classifier on raw pixels ({n} labels per class; 0 means all)…",
+    'probe_fitting_pca': "Fitted a linear classifier on PCA codes ({n} labels per class; 0 means all)…",
 }

@@ -262,7 +262,6 @@ ZH = {
     'job_map': "正在绘制 {n:,} 个测试编码的地图，以便地图页立即打开……",
     'job_saving': "正在保存……",
     'probe_encoding': "正在用冻结的编码器编码图像……",
-    'probe_fitting': "已在 {input} 上拟合线性分类器（每类 {n} 个标签；0 表示全部）……",
     'editor_server_side': "这个模型含有页面无法运行的层，所以每次松开滑块后由服务器绘制图像。",
     'draw_undo': "撤销",
     'draw_clear': "清除",
@@ -318,4 +317,7 @@ ZH = {
     'signin': "登录",
     'signed_in_as': "已登录：{email}。",
     'signout': "退出登录",
+    'probe_fitting_code': "已在冻结的编码上拟合线性分类器（每类 {n} 个标签；0 表示全部）……",
+    'probe_fitting_pixels': "已在原始像素上拟合线性分类器（每类 {n} 个标签；0 表示全部）……",
+    'probe_fitting_pca': "已在PCA 编码上拟合线性分类器（每类 {n} 个标签；0 表示全部）……",
 }
