@@ -9,7 +9,9 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import torch
 
 from . import settings
@@ -88,6 +90,13 @@ def _read(name: str, root: Path, train: bool, download: bool):
     return cls(root=str(root), train=train, download=download)
 
 
+def _read_idx(folder: Path, prefix: str) -> SimpleNamespace:
+    """One split from IDX files that check_idx has passed: uint8 images and int64 labels."""
+    images = np.fromfile(folder / f"{prefix}-images-idx3-ubyte", dtype=np.uint8, offset=16)
+    labels = np.fromfile(folder / f"{prefix}-labels-idx1-ubyte", dtype=np.uint8, offset=8)
+    return SimpleNamespace(data=torch.from_numpy(images.reshape(-1, 28, 28)), targets=torch.from_numpy(labels))
+
+
 def check_idx(path: Path) -> str | None:
     """What is wrong with one IDX file, or None: its magic number, shape and length must agree
     (an HTML error page or random bytes in its place are caught here, before torchvision)."""
@@ -129,7 +138,10 @@ def _load_raw(name: str, root: str, download: bool) -> tuple[Split, Split]:
                 f"{' to download it again' if download else ''}, or replace it with the original, "
                 "or set ENCDEC_DATA_DIR to a folder with intact copies.")
     try:
-        splits = [_read(name, Path(root), train, download) for train in (True, False)]
+        if missing:  # torchvision downloads (and checks) them; its import alone takes seconds
+            splits = [_read(name, Path(root), train, download) for train in (True, False)]
+        else:
+            splits = [_read_idx(folder, prefix) for prefix in ("train", "t10k")]
     except Exception as e:  # torchvision raises many kinds for offline or broken files
         detail = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
         what = ("could not be downloaded (is this machine offline?)" if missing

@@ -6,7 +6,7 @@ from encdec.data import class_names
 from encdec.editor import Editor
 from encdec.imaging import code_csv, grid, png_bytes
 from encdec.ui import cache, charts, live
-from encdec.ui.common import codes_or_stop, page, png, t
+from encdec.ui.common import codes_or_stop, option_labels, page, png, t
 from encdec.urlstate import LinkError, Start, code_to_text, parse_link
 
 SHOWN = 16  # sliders shown before "the other dimensions"
@@ -49,7 +49,7 @@ def pick_random() -> None:
 
 c1, c2, c3, c4 = st.columns([3, 2, 1, 1], vertical_alignment="bottom")
 kinds = ["test", "mean", "zeros"] + (["code"] if ed.custom is not None else [])
-kind = c1.radio(t("start"), kinds, format_func=lambda s: t(f"start_{s}"), key="start_kind", horizontal=True)
+kind = c1.radio(t("start"), kinds, format_func=option_labels("start_"), key="start_kind", horizontal=True)
 if kind == "test":
     c2.number_input(t("start_index"), 0, len(test) - 1, key="start_index")
     c3.selectbox(t("start_digit"), range(10), format_func=lambda d: names[d], key="start_digit")

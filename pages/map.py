@@ -6,7 +6,7 @@ from encdec.data import class_names
 from encdec.imaging import grid, map_csv, scatter_png
 from encdec.projection import METRICS, MapSettings, nearest, selected_indices
 from encdec.ui import cache, charts, live
-from encdec.ui.common import classifier_for, codes_or_stop, open_in_editor, page, png, t
+from encdec.ui.common import classifier_for, codes_or_stop, open_in_editor, option_labels, page, png, t
 from encdec.urlstate import Start
 
 SHOW = 24      # selected digits shown as pictures
@@ -18,9 +18,9 @@ k = model.config.code_dim
 names = class_names(model.config.dataset)
 
 c1, c2, c3, c4, c5 = st.columns([2, 2, 2, 2, 2])
-split = c1.radio(t("map_split"), ["test", "train"], format_func=lambda s: t(f"map_split_{s}"), key="map_split")
+split = c1.radio(t("map_split"), ["test", "train"], format_func=option_labels("map_split_"), key="map_split")
 methods = ["umap", "pca"] + (["raw"] if k == 2 else [])
-method = c2.radio(t("map_method"), methods, format_func=lambda m: t(f"map_method_{m}"), key="map_method")
+method = c2.radio(t("map_method"), methods, format_func=option_labels("map_method_"), key="map_method")
 neighbors = c3.slider(t("map_neighbors"), 2, 100, 15, key="map_neighbors", disabled=method != "umap")
 min_dist = c4.slider(t("map_min_dist"), 0.0, 0.99, 0.1, 0.01, key="map_min_dist", disabled=method != "umap")
 metric = c5.selectbox(t("map_metric"), METRICS, key="map_metric", disabled=method != "umap")
@@ -29,7 +29,8 @@ settings = MapSettings.for_method(method, n_neighbors=neighbors, min_dist=min_di
 data = cache.split(model.config.dataset, split)
 labels = data.labels.numpy()
 with st.spinner(t("map_encoding", n=len(data)), show_time=True):
-    codes = codes_or_stop(info, split)
+    if not cache.map_ready(info, split, settings):
+        codes_or_stop(info, split)  # codes that overflowed are said before any map is made of them
     result, pending = cache.map_now(info, split, settings)
 xy = result.embedding
 
@@ -49,7 +50,7 @@ else:
 
 clf = info if model.is_classifier else classifier_for(model.config.dataset)
 colourings = ["label"] + (["predicted"] if clf is not None else []) + ([] if model.is_classifier else ["error"])
-colour = st.segmented_control(t("map_colour"), colourings, format_func=lambda c: t(f"map_colour_{c}"),
+colour = st.segmented_control(t("map_colour"), colourings, format_func=option_labels("map_colour_"),
                               default="label", key="map_colour") or "label"
 if colour == "predicted":
     fig = charts.latent_map(xy, cache.predictions(clf, split), names)
@@ -58,6 +59,7 @@ elif colour == "error":
 else:
     fig = charts.latent_map(xy, labels, names)
 event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="map_chart")
+codes = codes_or_stop(info, split)  # after the chart: a shipped map is on screen while they are computed
 
 q = cache.map_quality(info, split, result)
 m1, m2, m3 = st.columns(3)

@@ -10,7 +10,7 @@ from encdec.models import ConfigError
 from encdec.nets import DECODERS, ENCODERS
 from encdec.train import EPOCHS_RANGE, TrainingError, default_settings
 from encdec.ui import cache, charts
-from encdec.ui.common import cannot_save, job_queue, my_store, owner, page, parts_label, png, t
+from encdec.ui.common import cannot_save, job_queue, my_store, option_labels, owner, page, parts_label, png, t
 from encdec.ui.progress import adopt, duration, live, outcome
 from encdec.urlstate import LinkError, parse_bounded_int
 
@@ -68,13 +68,13 @@ if job is not None:
     outcome(job, "train_done")
 
 st.caption(f"{t('dataset')}: {DATASET_TITLES[data_name]}")
-kind = st.segmented_control(t("train_kind"), KINDS, format_func=lambda k: t(f"kind_{k}"), default="autoencoder",
+kind = st.segmented_control(t("train_kind"), KINDS, format_func=option_labels("kind_"), default="autoencoder",
                             key="kind") or "autoencoder"
 c1, c2 = st.columns(2)
-encoder = c1.selectbox(t("train_encoder"), ENCODERS, format_func=lambda e: t(f"enc_{e}"), key="encoder")
+encoder = c1.selectbox(t("train_encoder"), ENCODERS, format_func=option_labels("enc_"), key="encoder")
 decoder = None
 if kind != "classifier":
-    decoder = c2.selectbox(t("train_decoder"), DECODERS, format_func=lambda d: t(f"dec_{d}"), key="decoder")
+    decoder = c2.selectbox(t("train_decoder"), DECODERS, format_func=option_labels("dec_"), key="decoder")
 lo, hi = CODE_DIM_RANGE
 url_int("code", lo, hi, "setting_code", 16)
 url_int("epochs", *EPOCHS_RANGE, "setting_epochs", 3)
@@ -84,7 +84,7 @@ epochs = c2.number_input(t("train_epochs"), min_value=EPOCHS_RANGE[0], max_value
 lr = c1.select_slider(t("train_lr"), RATES, value=defaults["lr"], format_func=lambda r: f"{r:g}")
 size = c2.select_slider(t("train_size"), SIZES, value=10000, format_func=lambda n: f"{n:,}")
 augment = c1.selectbox(t("train_augment"), list(PRESETS), index=list(PRESETS).index(defaults["augment"]),
-                       format_func=lambda a: t(f"augment_{a}"), key=f"augment_{kind}", help=t("train_augment_help"))
+                       format_func=option_labels("augment_"), key=f"augment_{kind}", help=t("train_augment_help"))
 st.query_params.update(code=str(code_dim), epochs=str(epochs))
 
 suggested = f"my-{data_name}-{encoder}-{SHORT[kind]}-{code_dim}"

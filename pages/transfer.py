@@ -4,7 +4,7 @@ from encdec import jobs, latent, transfer
 from encdec.data import class_names
 from encdec.imaging import grid
 from encdec.ui import cache, charts
-from encdec.ui.common import cannot_save, job_queue, models_of, my_store, owner, page, png, t
+from encdec.ui.common import cannot_save, job_queue, models_of, my_store, option_labels, owner, page, png, t
 from encdec.ui.progress import adopt, live, outcome
 
 info = page("page_transfer", "transfer_intro", markdown=True)
@@ -72,7 +72,7 @@ if not clfs:
     st.stop()
 c1, c2, c3, c4 = st.columns(4)
 clf_name = c1.selectbox(t("decoder_source"), list(clfs), key="dec_clf")
-decoder = c2.radio(t("train_decoder"), ["deconv", "mlp"], format_func=lambda d: t(f"dec_{d}"), key="dec_kind")
+decoder = c2.radio(t("train_decoder"), ["deconv", "mlp"], format_func=option_labels("dec_"), key="dec_kind")
 epochs = c3.number_input(t("train_epochs"), 1, 10, 2, key="dec_epochs")
 size = c4.select_slider(t("train_size"), [5000, 10000, 20000, 55000], 20000, format_func=lambda n: f"{n:,}", key="dec_size")
 clf_info = clfs[clf_name]

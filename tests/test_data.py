@@ -72,16 +72,28 @@ def test_a_corrupt_idx_file_is_named_in_one_clear_sentence(tmp_path, name, conte
     assert str(raw / name) in str(e.value) and "\n" not in str(e.value)
 
 
-def test_an_error_from_torchvision_without_a_message_still_gives_one_sentence(tmp_path, monkeypatch):
+@pytest.mark.parametrize("present", [True, False])
+def test_an_error_without_a_message_still_gives_one_sentence(tmp_path, monkeypatch, present):
+    """Present files are read by the library itself; missing ones come through torchvision's download."""
     raw = tmp_path / "MNIST" / "raw"
-    _write_idx(raw)
+    if present:
+        _write_idx(raw)
     import encdec.data as data
 
     def broken(*a, **k):
         raise AssertionError()  # torchvision's own checks raise bare asserts
-    monkeypatch.setattr(data, "_read", broken)
-    with pytest.raises(DataError, match="could not be read.*AssertionError"):
-        encdec.load_dataset("mnist", tmp_path, download=False)
+    monkeypatch.setattr(data, "_read_idx" if present else "_read", broken)
+    says = "could not be read.*AssertionError" if present else "could not be downloaded"
+    with pytest.raises(DataError, match=says):
+        encdec.load_dataset("mnist", tmp_path, download=True)
+
+
+def test_the_library_reads_the_idx_files_as_torchvision_does():
+    from torchvision import datasets
+
+    ours = encdec.load_dataset("mnist", val_size=0)
+    theirs = datasets.MNIST(root=str(encdec.data.data_dir()), train=False)
+    assert torch.equal(ours.test.images, theirs.data) and torch.equal(ours.test.labels, theirs.targets)
 
 
 def test_unknown_dataset_is_refused():

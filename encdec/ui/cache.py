@@ -183,8 +183,8 @@ def _background() -> tuple[_Background, dict, threading.Lock]:
 def _found_map(path: str, mtime: int, size: int, split_name: str, settings: MapSettings) -> maps.Map:
     """A shipped or cached map; raises LookupError when there is none (a raise is not cached,
     so a later call looks again)."""
-    found = maps.find(Path(path), _hash(path, mtime, size), split_name, len(_codes(path, mtime, size, split_name)),
-                      settings)
+    n = len(split(_model(path, mtime, size).config.dataset, split_name))  # the codes are not needed to look
+    found = maps.find(Path(path), _hash(path, mtime, size), split_name, n, settings)
     if found is None:
         raise LookupError(path)
     return found
@@ -198,6 +198,15 @@ def _labels(info: ModelInfo, split_name: str) -> np.ndarray:
 def _quick_map(path: str, mtime: int, size: int, split_name: str, settings: MapSettings) -> maps.Map:
     """A PCA or raw map, computed at once (no quality: it is measured when shown)."""
     return maps.compute(_codes(path, mtime, size, split_name).numpy(), settings)
+
+
+def map_ready(info: ModelInfo, split_name: str, settings: MapSettings) -> bool:
+    """Whether the map asked for is shipped or cached (shown without computing any code)."""
+    try:
+        _found_map(*file_key(info), split_name, settings)
+        return True
+    except LookupError:
+        return False
 
 
 def map_now(info: ModelInfo, split_name: str, settings: MapSettings) -> tuple[maps.Map, bool]:

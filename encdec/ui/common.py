@@ -25,11 +25,22 @@ def _frame() -> None:
     st.set_page_config(page_title=text(lang(), "app_title"), page_icon=":material/tune:", layout="wide")
     try:  # a bad setting or a missing dataset is said once, here, on every page
         settings.home(), settings.max_trainings(), settings.data_dir()
-        st.session_state["current"] = sidebar()
+        st.session_state["current"] = sidebar(_asked_page())
         cache.dataset(st.session_state.get("data", "mnist"))
     except (SettingsError, DataError) as e:
         st.error(str(e))
         st.stop()
+
+
+def _asked_page() -> str | None:
+    """The page this run was asked for (Streamlit's own hash of it), read before st.navigation;
+    None where Streamlit does not say yet (a session's first run names app.py itself)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    asked = getattr(ctx, "page_script_hash", None)
+    main = getattr(getattr(ctx, "pages_manager", None), "main_script_hash", None)
+    return asked if asked and asked != main else None
 
 
 def shell(pages: list) -> None:
@@ -65,6 +76,13 @@ def lang() -> str:
 
 def t(key: str, **values) -> str:
     return text(lang(), key, **values)
+
+
+def option_labels(prefix: str):
+    """A widget's format_func: option v shown as t(prefix + v), in this run's language (a widget
+    may call it outside the run)."""
+    now = lang()
+    return lambda v: text(now, f"{prefix}{v}")
 
 
 def page(title: str, intro: str | None = None, *, markdown: bool = False, needs_model: bool = True) -> ModelInfo | None:
@@ -152,7 +170,16 @@ def select_model(name: str) -> None:
 
 # -- the sidebar -------------------------------------------------------------------------------
 
-def sidebar() -> ModelInfo | None:
+BOUND = ("lang", "data", "model")  # the sidebar's pickers, kept in the link
+
+
+def _keep() -> None:
+    for key in BOUND:
+        if key in st.session_state:
+            st.session_state[f"_kept_{key}"] = st.session_state[key]
+
+
+def sidebar(where: str | None = None) -> ModelInfo | None:
     """Language, dataset and model pickers, all kept in the URL, and in shared mode who is working.
     Returns the current model."""
     adopt_link_key()
@@ -170,24 +197,35 @@ def sidebar() -> ModelInfo | None:
             pending = pending or asked
         else:
             st.warning(t("model_not_visible", name=asked[:80]))
+    # A picker's value that came from the opening link alone falls back to its default on the next
+    # page: on a change of page, what this session showed last (or the person chose: on_change) is put back.
+    moved = None not in (where, st.session_state.get("_where")) and st.session_state["_where"] != where
+    if where is not None:
+        st.session_state["_where"] = where
+    for key in BOUND:
+        if moved and f"_kept_{key}" in st.session_state:
+            st.session_state[key] = st.session_state[f"_kept_{key}"]
     if pending in models:
         st.session_state["data"] = models[pending].config.dataset
         st.session_state["model"] = pending
     with st.sidebar:
         # Bound widgets put the shown label in the link, so the options are the labels themselves.
-        st.selectbox(t("language"), list(LANGUAGES.values()), key="lang", bind="query-params")
-        data = st.selectbox(t("dataset"), DATASETS, format_func=DATASET_TITLES.get, key="data", bind="query-params")
+        st.selectbox(t("language"), list(LANGUAGES.values()), key="lang", bind="query-params", on_change=_keep)
+        data = st.selectbox(t("dataset"), DATASETS, format_func=DATASET_TITLES.get, key="data", bind="query-params",
+                            on_change=_keep)
         names = [n for n, i in models.items() if i.config.dataset == data]
         if not names:
             st.info(t("no_models"))
+            _keep()
             return None
         if st.session_state.get("model") not in names:
             st.session_state["model"] = names[0]
-        name = st.selectbox(t("model"), names, key="model", bind="query-params")
+        name = st.selectbox(t("model"), names, key="model", bind="query-params", on_change=_keep)
         if models[name].source != "shipped":
             st.caption(t(f"source_{models[name].source}_note"))
         if bad:
             st.caption(t("unreadable_models", n=bad))
+    _keep()
     return models[name]
 
 
