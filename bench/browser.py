@@ -263,7 +263,7 @@ def report(args) -> str:
             times = page_side_times(browser, sorted(p.stem for p in (ROOT / "models").glob("*.safetensors")))
             lines += ["#### The models in the page (ms per call, median of 30, one image or code)", "",
                       "| model | encode | decode |", "|---|---:|---:|"]
-            lines += [f"| {n} | {e:.1f} | {d:.1f} |" for n, e, d in times]
+            lines += [f"| {n} | {e:.1f} | {'—' if n.endswith('-clf') else f'{d:.1f}'} |" for n, e, d in times]  # a classifier has no decoder to time
             drags = {}
             for m in EDITOR_MODELS[:3]:
                 page = browser.new_page(viewport={"width": 1400, "height": 1100})

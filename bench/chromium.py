@@ -77,7 +77,7 @@ def settle(page, timeout: float = 120_000) -> None:
 
 
 def open_page(page, url: str, timeout: float = 180_000) -> None:
-    page.goto(url)
+    page.goto(url, timeout=timeout)
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
     settle(page, timeout)
 

@@ -259,7 +259,10 @@ def merge(old: str, new: str) -> str:
         if line.startswith("### "):
             skipping = line in fresh
             if skipping:
-                out += fresh.pop(line)
+                section = fresh.pop(line)
+                while section and not section[-1].strip():
+                    section.pop()
+                out += section + [""]  # one blank line before whatever follows
         if not skipping:
             out.append(line)
     for lines in fresh.values():

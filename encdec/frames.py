@@ -63,13 +63,15 @@ class Recorder:
     With `n` left out, the sample's size is chosen at the first report, from how fast the model
     encodes and how long the whole training will take: as many images (MIN_SAMPLE to SAMPLE) as
     fit one frame into FRAME_SHARE of it. Then frames are skipped whenever they have taken more
-    than BUDGET of the time so far; the last report is always recorded."""
+    than BUDGET of the time so far; the last report is always recorded. Beyond MAX_FRAMES every
+    other frame is dropped and later ones are spaced as the kept ones are."""
 
     def __init__(self, split: Split, n: int | None = None, seed: int = 0):
         self.split, self.seed = split, seed
         self.images, self.labels = sample(split, n, seed) if n else (None, None)
         self.frames: list[Frame] = []
         self.spent = 0.0
+        self.gap = 0.0  # epochs between kept frames at the least; doubles each time the frames are thinned
 
     def _encode(self, model, images) -> np.ndarray:
         was_training = model.training
@@ -94,8 +96,9 @@ class Recorder:
         if p.model is None or p.phase == "done":
             return None
         last = p.step >= p.total_steps and p.phase == "epoch"
-        if self.frames and not last and self.spent > BUDGET * p.elapsed:
-            return None  # over budget: this report has no frame
+        if self.frames and not last and (self.spent > BUDGET * p.elapsed or
+                                         p.fraction * p.epochs - self.frames[-1].epoch < self.gap):
+            return None  # over budget, or too soon after the last frame: this report has no frame
         start = time.perf_counter()
         if self.images is None:
             self._choose_sample(p)
@@ -106,7 +109,10 @@ class Recorder:
         frame = Frame(project(codes, previous), p.fraction * p.epochs, float(p.loss))
         self.frames.append(frame)
         if len(self.frames) > MAX_FRAMES:
+            # Every other frame goes, and later frames keep the spacing the kept ones now have on
+            # average, so that the record stays even over the training rather than dense at its end.
             self.frames = self.frames[::2] + ([self.frames[-1]] if len(self.frames) % 2 == 0 else [])
+            self.gap = (self.frames[-1].epoch - self.frames[0].epoch) / (len(self.frames) - 1)
         self.spent += time.perf_counter() - start
         return frame
 

@@ -72,12 +72,18 @@ def scatter_png(xy: np.ndarray, labels: np.ndarray, size: int = 900, dot: int = 
     return buf.getvalue()
 
 
+def strip_picks(epochs, count: int) -> list[int]:
+    """Indices of the frames nearest `count` evenly spaced epochs, the first and last included."""
+    epochs = np.asarray(epochs, dtype=float)
+    return sorted({int(np.abs(epochs - e).argmin()) for e in np.linspace(epochs[0], epochs[-1], count)})
+
+
 def frames_strip(frames, labels, count: int = 6, size: int = 240) -> bytes:
-    """`count` frames of a training's code space side by side (evenly spaced, the last included), each
-    labelled with its epoch, on shared bounds so that what moves, moved."""
+    """`count` frames of a training's code space side by side (evenly spaced in epochs, the first and
+    last included), each labelled with its epoch, on shared bounds so that what moves, moved."""
     from PIL import Image, ImageDraw
 
-    picks = sorted({round(i * (len(frames) - 1) / max(1, count - 1)) for i in range(count)})
+    picks = strip_picks([f.epoch for f in frames], count)
     every = np.concatenate([frames[i].xy for i in picks])
     bounds = (every.min(0), every.max(0))
     strip = Image.new("RGB", (len(picks) * size, size + 22), "white")

@@ -1,16 +1,9 @@
-import pytest
+"""The benchmark's own bookkeeping (its timings are run by hand, never in the suite)."""
+from bench.run import merge
 
-from bench.run import main
 
-
-@pytest.mark.slow
-def test_benchmark_runs_end_to_end_in_tiny_mode(tmp_path):
-    out = tmp_path / "results.md"
-    assert main(["--tiny", "--out", str(out)]) == 0
-    text = out.read_text()
-    for heading in ("Reconstruction vs code size", "Training throughput", "first map on a fresh install", "UMAP settings",
-                    "Classifiers on digits that are not MNIST's", "Recording the code space", "Memory"):
-        assert heading in text
-    rows = [line for line in text.splitlines() if line.startswith("| 2 |") or line.startswith("| mlp")]
-    assert len(rows) == 3  # a code-size row, a throughput row and a frames row at least
-    assert "Peak RSS" in text and "shipped models" in text
+def test_a_section_run_again_replaces_its_old_text_and_keeps_a_blank_line_before_the_next():
+    old = "Machine: x\n\n### A\n\nold a\n\n### B\n\nold b\n"
+    new = "### A\n\nnew a"
+    assert merge(old, new) == "Machine: x\n\n### A\n\nnew a\n\n### B\n\nold b\n"
+    assert merge(old, "### C\n\nc") == old + "\n### C\n\nc\n"

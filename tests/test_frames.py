@@ -90,3 +90,29 @@ def test_a_checkpoint_with_foreign_extra_tensors_is_refused(tmp_path, bad):
         model.extras["evil"] = torch.zeros(1)
     with pytest.raises(ValueError):
         encdec.save(model, tmp_path / "bad.safetensors")
+
+
+def test_a_long_training_keeps_frames_spread_evenly_over_its_epochs(mnist, monkeypatch):
+    monkeypatch.setattr(frames, "BUDGET", 1e9)  # a frame at every report, so that thinning has work to do
+    recorder = frames.Recorder(mnist.val, n=50)
+    model = encdec.build(ModelConfig(code_dim=2)).eval()
+    total = 1000
+    for step in range(1, total + 1):
+        recorder(encdec.Progress("step" if step < total else "epoch", step, total, 1, 10, 0.5, step, 1.0, model=model))
+    epochs = np.array([f.epoch for f in recorder.frames])
+    assert len(epochs) <= frames.MAX_FRAMES and epochs[-1] == pytest.approx(10.0)
+    first_half = (epochs < 5).sum() / len(epochs)
+    assert 0.4 <= first_half <= 0.6, first_half  # not dense at the end
+
+
+def test_a_strip_shows_frames_evenly_spaced_in_epochs():
+    import io
+
+    from PIL import Image
+
+    from encdec.imaging import frames_strip, strip_picks
+
+    epochs = [0.0, *np.linspace(8, 10, 60)]  # most frames at the end, as a budget-limited recording may have them
+    assert [epochs[i] for i in strip_picks(epochs, 3)] == [0.0, 8.0, 10.0]
+    recorded = [frames.Frame(np.random.default_rng(0).normal(size=(20, 2)), e, 1.0) for e in epochs]
+    assert Image.open(io.BytesIO(frames_strip(recorded, np.zeros(20, int), count=3, size=50))).size == (150, 72)

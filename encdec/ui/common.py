@@ -181,7 +181,7 @@ def _keep() -> None:
 
 def sidebar(where: str | None = None) -> ModelInfo | None:
     """Language, dataset and model pickers, all kept in the URL, and in shared mode who is working.
-    Returns the current model."""
+    `where` is the page this run was asked for (None when not known). Returns the current model."""
     adopt_link_key()
     if shared_mode():
         with st.sidebar:
