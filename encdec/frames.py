@@ -71,7 +71,7 @@ class Recorder:
         self.images, self.labels = sample(split, n, seed) if n else (None, None)
         self.frames: list[Frame] = []
         self.spent = 0.0
-        self.gap = 0.0  # epochs between kept frames at the least; doubles each time the frames are thinned
+        self.gap = 0.0  # the fewest epochs between frames: after a thinning, the kept frames' mean spacing
 
     def _encode(self, model, images) -> np.ndarray:
         was_training = model.training

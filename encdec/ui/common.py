@@ -21,34 +21,27 @@ from .visitor import (adopt_link_key, class_store, current, my_store, remember_b
 _run = threading.local()  # each session's script runs in its own thread
 
 
-def _frame() -> None:
+def _frame(where: str | None = None) -> None:
+    """Page settings and the sidebar; `where` is the page being opened (None when not known)."""
     st.set_page_config(page_title=text(lang(), "app_title"), page_icon=":material/tune:", layout="wide")
     try:  # a bad setting or a missing dataset is said once, here, on every page
         settings.home(), settings.max_trainings(), settings.data_dir()
-        st.session_state["current"] = sidebar(_asked_page())
+        st.session_state["current"] = sidebar(where)
         cache.dataset(st.session_state.get("data", "mnist"))
     except (SettingsError, DataError) as e:
         st.error(str(e))
         st.stop()
 
 
-def _asked_page() -> str | None:
-    """The page this run was asked for (Streamlit's own hash of it), read before st.navigation;
-    None where Streamlit does not say yet (a session's first run names app.py itself)."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    asked = getattr(ctx, "page_script_hash", None)
-    main = getattr(getattr(ctx, "pages_manager", None), "main_script_hash", None)
-    return asked if asked and asked != main else None
-
-
 def shell(pages: list) -> None:
     """The page frame and sidebar, then the chosen page (called by app.py only)."""
-    _frame()
+    # Navigation first: the browser must know the page before anything in the sidebar (the workspace
+    # key, on a classroom server) can ask for a rerun, or that rerun would land on the home page.
+    chosen = st.navigation(pages)
+    _frame(chosen.url_path)
     _run.shell = True
     try:
-        st.navigation(pages).run()
+        chosen.run()
     finally:
         _run.shell = False
 
@@ -199,7 +192,7 @@ def sidebar(where: str | None = None) -> ModelInfo | None:
             st.warning(t("model_not_visible", name=asked[:80]))
     # A picker's value that came from the opening link alone falls back to its default on the next
     # page: on a change of page, what this session showed last (or the person chose: on_change) is put back.
-    moved = None not in (where, st.session_state.get("_where")) and st.session_state["_where"] != where
+    moved = where is not None and st.session_state.get("_where") != where
     if where is not None:
         st.session_state["_where"] = where
     for key in BOUND:
