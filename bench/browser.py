@@ -237,9 +237,13 @@ def load(browser, server, contexts: int, seconds: int) -> dict:
     for th in threads:
         th.start()
     watcher = browser.new_context().new_page()
-    open_page(watcher, f"{server.url}/editor?model=mnist-cnn-ae-16")
-    watcher.locator(f"{EDITOR} canvas.strip").first.wait_for()
-    ready.wait()
+    try:
+        open_page(watcher, f"{server.url}/editor?model=mnist-cnn-ae-16")
+        watcher.locator(f"{EDITOR} canvas.strip").first.wait_for()
+        ready.wait()
+    except BaseException:
+        ready.abort()  # the students stop waiting (and end) rather than hold the process open
+        raise
     cpu = server_cpu(server.proc.pid)
     time.sleep(2)
     fps, _ = hand_rate(watcher, EDITOR, SLIDE, seconds=4)

@@ -199,7 +199,7 @@ def _points_shown(page) -> int:
 
 def test_a_fresh_server_shows_a_shipped_models_map_without_computing_it(browser, tmp_path):
     """Fresh process, numba's cache empty, nothing in ENCDEC_HOME: the shipped map needs no UMAP and
-    is drawn before any code is computed. On the 2-core machine the points show about 5 s after the
+    is drawn before any code is computed. On the 2-core machine the points show 5 to 6 s after the
     address is opened (the server's part about 2.5 s, most of it importing torch; the rest is headless
     Chromium loading the app and drawing 10,000 points in software); a UMAP fit first took over 60 s,
     and encoding the split before drawing 11-12 s. The bar sits between the two."""
