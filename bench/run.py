@@ -141,14 +141,15 @@ def peak_rss_mb() -> dict:
 def frames_cost(data, tiny: bool) -> list[str]:
     """What recording the code space costs a training at the Train page's defaults: the time the
     recorder itself spent (timed inside it), as a share of the training's time."""
-    from encdec.frames import Recorder
+    from encdec.frames import BUDGET, FRAME_SHARE, MIN_SAMPLE, SAMPLE, Recorder
     from encdec.train import train_model
 
     epochs, limit = (1, 500) if tiny else (3, 10000)
     lines = ["### Recording the code space while training (frames)", "",
-             f"The Train page's defaults: {epochs} epochs on {limit:,} images. A frame encodes 250 to 2,000 validation "
-             "images (as many as one frame can encode in 0.2% of the training), at each progress report while frames "
-             "have cost under 2.5% of the time so far, and at the last report. The cost is the recorder's own time "
+             f"The Train page's defaults: {epochs} epochs on {limit:,} images. A frame encodes {MIN_SAMPLE:,} to "
+             f"{SAMPLE:,} validation images (as many as one frame can encode in {FRAME_SHARE:.1%} of the training), at "
+             f"each progress report while frames have cost under {BUDGET:.1%} of the time so far, and at the last "
+             "report. The cost is the recorder's own time "
              "(timed inside it) over the training's; the two wall times differ by about as much as two runs "
              "without frames do on this shared machine.", "",
              "| model | training | frames | points per frame | recording | cost |", "|---|---:|---:|---:|---:|---:|"]
@@ -284,5 +285,5 @@ def main(argv=None) -> int:
     text = report(args)
     print(text)
     out = Path(args.out)
-    Path(args.out).write_text(merge(out.read_text(), text) if args.only and out.exists() else text)
+    out.write_text(merge(out.read_text(), text) if args.only and out.exists() else text)
     return 0

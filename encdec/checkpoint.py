@@ -296,16 +296,22 @@ def _check_tensors(f, path: Path, config: ModelConfig) -> None:
         raise CheckpointError(f"{path.name} is too short for the weights it declares; it is damaged.")
 
 
+def _read_tensors(path: Path, config: ModelConfig, weights: bool) -> dict[str, torch.Tensor]:
+    """The model's weights (or, with weights=False, the extra tensors), after every declared tensor
+    has been checked against `config` and before anything is allocated."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            _check_tensors(f, path, config)
+            return {k: f.get_tensor(k) for k in f.keys() if (k not in EXTRAS) == weights}
+    except (SafetensorError, OSError, RuntimeError) as e:
+        raise CheckpointError(f"{path.name} is damaged ({shown(str(e), 120)[1:-1]}); choose an intact checkpoint.") from None
+
+
 def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> EncoderDecoder:
     """Load a checkpoint into an eval-mode model on `device` (CPU by default)."""
     path = Path(path)
     config, meta = read_header(path)
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            _check_tensors(f, path, config)  # before anything is allocated
-            state = {k: f.get_tensor(k) for k in f.keys() if k not in EXTRAS}
-    except (SafetensorError, OSError, RuntimeError) as e:
-        raise CheckpointError(f"{path.name} is damaged ({shown(str(e), 120)[1:-1]}); choose an intact checkpoint.") from None
+    state = _read_tensors(path, config, weights=True)
     if not all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()):
         raise CheckpointError(f"{path.name} holds weights that are not finite numbers; it cannot be used.")
     model = build(config)
@@ -329,13 +335,7 @@ def metric_summary(metrics: dict, names: dict | None = None) -> str:
 def read_frames(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """The training frames a checkpoint carries (empty when it has none); the file is checked as by `load`."""
     path = Path(path)
-    config, _ = read_header(path)
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            _check_tensors(f, path, config)
-            return {k: f.get_tensor(k) for k in f.keys() if k in EXTRAS}
-    except (SafetensorError, OSError, RuntimeError) as e:
-        raise CheckpointError(f"{path.name} is damaged ({shown(str(e), 120)[1:-1]}); choose an intact checkpoint.") from None
+    return _read_tensors(path, read_header(path)[0], weights=False)
 
 
 # -- names -----------------------------------------------------------------------------------

@@ -5,10 +5,13 @@ crop to the ink, scale the longer side to 20 pixels keeping the aspect ratio, th
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 import torch
 from scipy import ndimage
+
+from .urlstate import numbers_from_page
 
 BOX = 20           # the longer side of the digit after scaling
 SIZE = 28          # the frame
@@ -74,9 +77,8 @@ def digit_from_page(sent) -> torch.Tensor | None:
     checked like any user input; None when nothing is drawn."""
     if sent is None or (isinstance(sent, dict) and sent.get("pixels") is None):
         return None
-    values = sent.get("pixels") if isinstance(sent, dict) else None
-    if not isinstance(values, list) or len(values) != SIZE * SIZE or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in values):
+    values = numbers_from_page(sent.get("pixels") if isinstance(sent, dict) else None, SIZE * SIZE, math.inf)
+    if values is None:
         raise DrawingError("bad_page", "The drawing did not arrive intact; draw it again.")
     return torch.tensor(values, dtype=torch.float32).clamp(0, 1).reshape(SIZE, SIZE)
 

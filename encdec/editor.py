@@ -3,14 +3,13 @@ the dimensions. Plain data with plain methods; the page only maps its widgets to
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
 from . import latent
 from .models import EncoderDecoder
-from .urlstate import MAX_ABS, Start
+from .urlstate import Start, numbers_from_page
 
 
 @dataclass
@@ -45,13 +44,8 @@ class Editor:
         the link's bounds (the page is user input too)."""
         if not isinstance(sent, dict) or sent.get("version") != self.version:
             return False
-        seq, values = sent.get("seq"), sent.get("code")
-        if not isinstance(seq, int) or seq <= self.seen:
-            return False
-        if not isinstance(values, (list, tuple)) or len(values) != self.base.numel():
-            return False
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= MAX_ABS
-                   for v in values):
+        seq, values = sent.get("seq"), numbers_from_page(sent.get("code"), self.base.numel())
+        if not isinstance(seq, int) or seq <= self.seen or values is None:
             return False
         self.code, self.seen = torch.tensor(values, dtype=torch.float32), seq
         return True

@@ -12,6 +12,7 @@ import torch
 
 from .data import Split
 from .models import EncoderDecoder
+from .urlstate import numbers_from_page
 
 
 @torch.inference_mode()
@@ -188,11 +189,8 @@ def reconstruction_errors(model: EncoderDecoder, split: Split, codes: torch.Tens
 
 def code_from_page(sent, code_dim: int) -> torch.Tensor | None:
     """A code a page sent ({"code": k numbers}), checked like any user input; None when absent or unusable."""
-    values = sent.get("code") if isinstance(sent, dict) else None
-    if not isinstance(values, list) or len(values) != code_dim or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) < 1e4 for v in values):
-        return None
-    return torch.tensor(values, dtype=torch.float32)
+    values = numbers_from_page(sent.get("code") if isinstance(sent, dict) else None, code_dim)
+    return None if values is None else torch.tensor(values, dtype=torch.float32)
 
 
 def all_finite(codes: torch.Tensor) -> bool:

@@ -61,6 +61,16 @@ def code_to_text(code: torch.Tensor, digits: int = 3) -> str:
     return ",".join(f"{v:.{digits}f}".rstrip("0").rstrip(".") or "0" for v in code.reshape(-1).tolist())
 
 
+def numbers_from_page(values, n: int, limit: float = MAX_ABS) -> list[float] | None:
+    """`n` plain finite numbers, each within +-limit, from what a page sent back (user input too);
+    None for anything else."""
+    if not isinstance(values, (list, tuple)) or len(values) != n or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= limit
+            for v in values):
+        return None
+    return [float(v) for v in values]
+
+
 def code_from_text(text: str, code_dim: int) -> torch.Tensor:
     """The code in a link (?z=...); the wrong count or non-numbers raise LinkError."""
     if len(text) > MAX_TEXT:

@@ -25,8 +25,7 @@ else:
     st.info(t("draw_no_classifier"))
 
 in_page = live.load_model(info)
-clf_in_page = clf_info is not None and (clf_info.path == info.path and in_page or clf_info.path != info.path and
-                                        live.load_model(clf_info))
+clf_in_page = clf_info is not None and (in_page if clf_info.path == info.path else live.load_model(clf_info))
 TEXT = {"undo": t("draw_undo"), "clear": t("draw_clear"), "pen": t("draw_pen"), "help": t("draw_canvas_help"),
         "seen": t("draw_seen"), "reconstruction": t("reconstruction"), "code": t("home_code", k=model.config.code_dim),
         "speck": t("draw_speck"), "live": t("draw_live"), "no_classifier": t("draw_no_classifier")}

@@ -10,7 +10,7 @@ from encdec.models import ConfigError
 from encdec.nets import DECODERS, ENCODERS
 from encdec.train import EPOCHS_RANGE, TrainingError, default_settings
 from encdec.ui import cache, charts
-from encdec.ui.common import cannot_save, job_queue, my_store, option_labels, owner, page, parts_label, png, t
+from encdec.ui.common import cannot_train, job_queue, my_store, option_labels, owner, page, parts_label, png, t
 from encdec.ui.progress import adopt, duration, live, outcome
 from encdec.urlstate import LinkError, parse_bounded_int
 
@@ -106,7 +106,7 @@ m2.metric(t("train_estimate"), duration(cache.time_estimate(config, int(epochs),
 m3.metric(t("card_parts"), parts_label(config))
 st.caption(t(f"train_loss_note_{kind}"))
 
-blocked = cannot_save(4 * config.num_parameters(), job=True)
+blocked = cannot_train(config)
 if blocked:
     st.info(blocked)
 if st.button(t("train_start"), type="primary", key="start_training", disabled=problem is not None or blocked is not None):

@@ -4,7 +4,7 @@ from encdec import jobs, latent, transfer
 from encdec.data import class_names
 from encdec.imaging import grid
 from encdec.ui import cache, charts
-from encdec.ui.common import cannot_save, job_queue, models_of, my_store, option_labels, owner, page, png, t
+from encdec.ui.common import cannot_train, job_queue, models_of, my_store, option_labels, owner, page, png, t
 from encdec.ui.progress import adopt, live, outcome
 
 info = page("page_transfer", "transfer_intro", markdown=True)
@@ -53,7 +53,7 @@ if aes:
                         key="probe_chart")
         per_class = st.select_slider(t("probe_save_labels"), transfer.LABELS_PER_CLASS,
                                      format_func=lambda n: str(n) if n else t("probe_all"), key="probe_save_n")
-        blocked = cannot_save(4 * ae_info.config.num_parameters(), job=True)
+        blocked = cannot_train(ae_info.config)
         if blocked:
             st.info(blocked)
         if st.button(t("probe_save"), disabled=blocked is not None):
@@ -77,7 +77,7 @@ epochs = c3.number_input(t("train_epochs"), 1, 10, 2, key="dec_epochs")
 size = c4.select_slider(t("train_size"), [5000, 10000, 20000, 55000], 20000, format_func=lambda n: f"{n:,}", key="dec_size")
 clf_info = clfs[clf_name]
 busy = running.get("decoder") is not None and not running["decoder"].finished
-blocked = cannot_save(4 * clf_info.config.num_parameters() * 3, job=True)  # a decoder: a few times the head's size
+blocked = cannot_train(clf_info.config, times=3)  # a decoder: a few times the head's size
 if blocked and not busy:
     st.info(blocked)
 if st.button(t("decoder_run"), type="primary", disabled=busy or blocked is not None):

@@ -131,3 +131,16 @@ def test_an_eps_file_never_reaches_ghostscript(monkeypatch):
     eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
     with pytest.raises(DrawingError, match="not an image"):
         ink_from_image(eps)
+
+
+def test_the_draw_pages_digit_is_checked_like_any_user_input():
+    from encdec.digitize import digit_from_page
+
+    assert digit_from_page(None) is None and digit_from_page({"pixels": None}) is None  # nothing drawn
+    x = digit_from_page({"pixels": [0.5] * 783 + [7]})
+    assert x.shape == (28, 28) and float(x.max()) == 1.0  # clamped to ink
+    for bad in ({"pixels": [0.5] * 783}, {"pixels": [0.5] * 783 + [float("inf")]}, {"pixels": [0.5] * 783 + ["x"]},
+                {"pixels": "0.5"}):
+        with pytest.raises(DrawingError) as e:
+            digit_from_page(bad)
+        assert e.value.key == "bad_page"

@@ -169,3 +169,13 @@ def test_reconstruction_errors_are_per_image_mse(ae, mnist):
     errors = latent.reconstruction_errors(ae, split, codes, batch_size=16)
     expected = ((latent.decode(ae, codes) - split.floats()[:, 0]) ** 2).mean((1, 2))
     assert errors.shape == (50,) and torch.allclose(torch.from_numpy(errors), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("sent", [None, "1,2", {"code": [1, 2]}, {"code": [1, 2, "3"]}, {"code": [1, 2, True]},
+                                  {"code": [1, 2, float("nan")]}, {"code": [1, 2, 1e5]}, {"code": {"a": 1}}])
+def test_a_code_a_page_sends_is_taken_only_as_k_plain_finite_numbers(sent):
+    assert latent.code_from_page(sent, 3) is None
+
+
+def test_a_code_a_page_sends_comes_back_as_a_tensor():
+    assert latent.code_from_page({"code": [1, -2.5, 0]}, 3).tolist() == [1.0, -2.5, 0.0]

@@ -15,8 +15,8 @@ from ..jobs import JobQueue
 from ..settings import SettingsError
 from . import cache, charts
 from .text import LANGUAGES, text
-from .visitor import (adopt_link_key, class_store, current, my_store, remember_browser_key,  # noqa: F401 - pages use them
-                      shared_mode, shipped_store)
+from .visitor import (adopt_link_key, class_store, current, login_configured, my_store,  # noqa: F401 - pages use them
+                      remember_browser_key, shared_mode, shipped_store)
 
 _run = threading.local()  # each session's script runs in its own thread
 
@@ -144,6 +144,12 @@ def cannot_save(size: int = 0, job: bool = False) -> str | None:
     return None
 
 
+def cannot_train(config, times: int = 1) -> str | None:
+    """`cannot_save` for a job that will save a model about `times` the size of `config`'s
+    (its float32 weights)."""
+    return cannot_save(4 * times * config.num_parameters(), job=True)
+
+
 def owner() -> str:
     """Whose jobs these are (per-workspace limits)."""
     ws = current().workspace
@@ -224,8 +230,6 @@ def sidebar(where: str | None = None) -> ModelInfo | None:
 
 def who() -> None:
     """Shared mode: sign in or out, or (without sign-in) the browser's workspace key."""
-    from .visitor import current, login_configured
-
     if login_configured():
         visitor = current()
         if visitor.workspace is None:
