@@ -6,6 +6,9 @@ bench/browser.md.
   moving the slider at 120 events/s), reruns of the script and bytes on the wire per release,
   release -> link updated
 - draw page: live updates per second while a stroke is drawn; latent map: decode time per hover
+- with --fresh N: only the first map on N fresh servers (empty numba cache, empty ENCDEC_HOME):
+  seconds from opening /map of a shipped model to all its points on a map, to all of them on the
+  selection map, and to decoding on the map
 - with --load: 10 more browser contexts each releasing a slider about once a second while one
   training runs: one client's frame rate during a drag, release -> link p95 over all clients, and
   the server's CPU time per release
@@ -179,7 +182,7 @@ def live_rates(page, url, models, clf_for_draw="mnist-cnn-clf") -> list[tuple]:
         page.locator('.live[data-view="draw"] canvas.board').wait_for()
         draw = hand_rate(page, '.live[data-view="draw"]', STROKE)
         open_page(page, f"{url}/map?model={model}")
-        page.locator('.live[data-view="explore"] canvas.map').wait_for(timeout=120_000)
+        page.locator('.live[data-view="explore"][data-live="1"] canvas.map').wait_for(timeout=120_000)
         hover = hand_rate(page, '.live[data-view="explore"]', HOVER)
         rows.append((model, *edit, *draw, *hover))
     return rows
@@ -256,6 +259,53 @@ def load(browser, server, contexts: int, seconds: int) -> dict:
     return results
 
 
+ALL_POINTS = """(n) => {                   // every point on some map: the page's own, or the selection map
+    const own = document.querySelector('.live[data-view="explore"][data-points]');
+    if (own && Number(own.dataset.points) >= n) return "own";
+    return [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')]
+      .some((gd) => (gd._fullData || []).reduce((m, t) => m + (t.x ? t.x.length : 0), 0) >= n) ? "selection" : false;
+}"""
+
+
+def fresh_map(browser, runs: int, model: str = "mnist-cnn-ae-16", n: int = 10000) -> list[dict]:
+    """Per fresh server: seconds to the first map with all n points (and which map it was), to the
+    selection map with all of them, and to decoding on the map (None where the page has no such state)."""
+    rows = []
+    for run in range(runs):
+        home = Path(tempfile.mkdtemp(prefix="encdec-fresh-"))
+        server = Server(home / "home", env={"NUMBA_CACHE_DIR": str(home / "numba")})
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        try:
+            start = time.perf_counter()
+            page.goto(f"{server.url}/map?model={model}", wait_until="commit")
+            first = page.wait_for_function(ALL_POINTS, arg=n, timeout=180_000).json_value()
+            row = {"first": time.perf_counter() - start, "which": first}
+            page.wait_for_function(ALL_POINTS.replace('if (own && Number(own.dataset.points) >= n) return "own";', ""),
+                                   arg=n, timeout=180_000)
+            row["selection"] = time.perf_counter() - start
+            try:
+                page.wait_for_selector('.live[data-view="explore"][data-live="1"]', timeout=60_000)
+                row["decoding"] = time.perf_counter() - start
+            except Exception:  # noqa: BLE001 - a version of the page without this state
+                row["decoding"] = None
+            rows.append(row)
+        finally:
+            page.close()
+            server.stop()
+    return rows
+
+
+def fresh_report(rows: list[dict]) -> str:
+    def span(key):
+        xs = [r[key] for r in rows if r[key] is not None]
+        return f"{statistics.median(xs):.1f} s ({min(xs):.1f} to {max(xs):.1f})" if xs else "—"
+
+    return "\n".join([
+        f"#### First map on a fresh server: {len(rows)} servers, mnist-cnn-ae-16's 10,000 test points, {os.cpu_count()} cores", "",
+        "| all points on a map (which map) | all points on the selection map | decoding on the map |", "|---|---|---|",
+        f"| {span('first')} ({', '.join(sorted({r['which'] for r in rows}))}) | {span('selection')} | {span('decoding')} |", ""])
+
+
 def report(args) -> str:
     from playwright.sync_api import sync_playwright
 
@@ -305,10 +355,22 @@ def main(argv=None) -> int:
     p.add_argument("--load", action="store_true")
     p.add_argument("--contexts", type=int, default=10)
     p.add_argument("--seconds", type=int, default=40)
-    p.add_argument("--out", default=str(HERE / "browser.md"))
+    p.add_argument("--fresh", type=int, default=0, help="only the first map on this many fresh servers")
+    p.add_argument("--out", default=None, help="where to write the markdown (default bench/browser.md, "
+                                               "or bench/fresh-map.md with --fresh)")
     args = p.parse_args(argv)
     random.seed(0)
-    text = report(args)
+    if args.fresh:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            text = fresh_report(fresh_map(browser, args.fresh))
+            browser.close()
+        args.out = args.out or str(HERE / "fresh-map.md")
+    else:
+        text = report(args)
+        args.out = args.out or str(HERE / "browser.md")
     print(text)
     Path(args.out).write_text(text)
     return 0

@@ -96,10 +96,11 @@ def three() -> list[list[tuple[float, float]]]:
 
 
 def map_point(page, chart_index: int = 0, trace: int = 0, point: int = 0) -> tuple[float, float]:
-    """Screen position of one point of a Plotly map, from the chart's own axes."""
+    """Screen position of one point of a Plotly map, from the chart's own axes (scrolled into view first)."""
     return tuple(page.evaluate(
         """([c, t, i]) => {
                const gd = document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')[c];
+               gd.scrollIntoView({block: "center"});
                const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, d = gd._fullData[t];
                const r = gd.getBoundingClientRect();
                return [r.left + xa._offset + xa.l2p(d.x[i]), r.top + ya._offset + ya.l2p(d.y[i])];

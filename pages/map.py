@@ -48,6 +48,34 @@ if pending:
 else:
     st.caption(t("map_timing", n=len(xy), seconds=result.seconds, source=t(f"map_source_{result.source}")))
 
+# -- decode anywhere, first: its points are drawn before any code is computed; the page runs the
+# decoder for whatever place the pointer is over once the codes follow --------------------------------
+st.subheader(t("map_explore"))
+codes_key = None
+if live.can_run(info):
+    map_key, codes_key = live.load_map(info, split, result)
+    picked = live.view("explore", {"view": "explore", "model_key": live.model_key(info), "map_key": map_key,
+                                   "codes_key": codes_key, "k": PLACE_K, "grid": result.settings.method == "raw",
+                                   "classifier": model.is_classifier, "classes": list(names),
+                                   "text": {"help": t("map_explore_help"), "at": t("map_explore_at"),
+                                            "kept": t("map_explore_kept"), "grid": t("map_explore_grid"),
+                                            "wait": t("map_explore_wait")}},
+                       picked=None).picked
+    live.load_model(info)  # after the view: drawing the points needs only the map
+    code = latent.code_from_page(picked, k)
+    if code is not None and st.button(t("map_explore_edit"), key="explore_edit"):
+        open_in_editor(Start("code"), code)
+else:
+    st.caption(t("map_explore_server"))
+
+# The codes, before the selection map: the map above is on screen while they are computed, and the
+# selection map's 4.7 MB of script would otherwise hold up the browser's first drawing of it.
+with st.spinner(t("map_encoding", n=len(data)), show_time=True):
+    codes = codes_or_stop(info, split)
+if codes_key:
+    live.load_codes(codes_key, codes)
+
+st.subheader(t("map_select_title"))
 clf = info if model.is_classifier else classifier_for(model.config.dataset)
 colourings = ["label"] + (["predicted"] if clf is not None else []) + ([] if model.is_classifier else ["error"])
 colour = st.segmented_control(t("map_colour"), colourings, format_func=option_labels("map_colour_"),
@@ -59,28 +87,12 @@ elif colour == "error":
 else:
     fig = charts.latent_map(xy, labels, names)
 event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="map_chart")
-codes = codes_or_stop(info, split)  # after the chart: a shipped map is on screen while they are computed
 
 q = cache.map_quality(info, split, result)
 m1, m2, m3 = st.columns(3)
 m1.metric(t("map_knn_code"), f"{q['knn_code']:.1%}", help=t("map_knn_help"))
 m2.metric(t("map_knn_map"), f"{q['knn_map']:.1%}", help=t("map_knn_help"))
 m3.metric(t("map_trust"), f"{q['trust']:.3f}", help=t("map_trust_help"))
-
-# -- decode anywhere: the page runs the decoder for whatever place the pointer is over --------------------
-st.subheader(t("map_explore"))
-if live.load_model(info):
-    picked = live.view("explore", {"view": "explore", "model_key": live.model_key(info),
-                                   "map_key": live.load_map(info, split, result), "k": PLACE_K,
-                                   "grid": result.settings.method == "raw", "classes": list(names),
-                                   "text": {"help": t("map_explore_help"), "at": t("map_explore_at"),
-                                            "kept": t("map_explore_kept"), "grid": t("map_explore_grid")}},
-                       picked=None).picked
-    code = latent.code_from_page(picked, k)
-    if code is not None and st.button(t("map_explore_edit"), key="explore_edit"):
-        open_in_editor(Start("code"), code)
-else:
-    st.caption(t("map_explore_server"))
 
 d1, d2 = st.columns(2)
 d1.download_button(t("map_download_csv"), map_csv(xy, labels), file_name=f"{info.name}-{split}-map.csv",

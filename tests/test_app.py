@@ -279,3 +279,45 @@ def test_a_model_whose_codes_overflow_gets_a_sentence_on_the_map_and_draw_pages(
         at = app(model="huge", page=page)
         assert not at.exception and not at.error
         assert [w.value for w in at.warning] == [EN["codes_not_finite"].format(name="huge")]
+
+
+def test_streamlit_run_serves_the_app_with_its_start_up_hook():
+    from streamlit.web.server.app_discovery import discover_asgi_app
+
+    found = discover_asgi_app(ROOT / "app.py")  # what `streamlit run app.py` looks for
+    assert found.is_asgi_app and found.app_name == "app"
+
+
+def test_the_start_up_hook_imports_what_the_pages_import_and_never_umap():
+    import subprocess
+    import sys
+
+    code = ("import sys; from encdec.ui.server import page_imports, warm_up; warm_up(); "
+            "print(sorted(n for n in ('torch', 'encdec.ui.cache', 'encdec.ui.live', 'plotly.graph_objects', 'pandas', 'umap') "
+            "if n in sys.modules)); print(len(page_imports()))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    found, count = out.stdout.split("\n")[:2]
+    assert found == "['encdec.ui.cache', 'encdec.ui.live', 'pandas', 'plotly.graph_objects', 'torch']" and int(count) > 10
+
+
+def test_a_failing_warm_up_does_not_stop_the_server(monkeypatch):
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from streamlit.runtime.pages_manager import PagesManager
+
+    from encdec.ui import server
+
+    def broken():
+        raise SyntaxError("a page that does not parse")
+
+    monkeypatch.setattr(server, "warm_up", broken)
+    monkeypatch.setattr(PagesManager, "uses_pages_directory", None)
+
+    async def start():
+        async with server.lifespan(None):
+            return PagesManager.uses_pages_directory
+
+    with ThreadPoolExecutor(1) as pool:  # a thread of its own: the browser tests' driver may hold this one's loop
+        assert pool.submit(asyncio.run, start()).result() is False  # started, with the automatic pages/ mode off

@@ -265,12 +265,17 @@ export function makeModel(bytes) {
   };
 }
 
-/** A map from its blob: positions (N, 2), the codes of its points (N, k) and their labels. */
+/** A map from its blob: positions (N, 2) and labels; the codes of its points come in a blob of their own. */
 export function makeMap(bytes) {
   const {metadata, tensors} = parseSafetensors(bytes);
-  const [n, k] = tensors.codes.shape;
-  return {id: metadata.id, n, k, xy: tensors.xy.data, codes: tensors.codes.data, labels: tensors.labels.data,
+  return {id: metadata.id, n: tensors.xy.shape[0], xy: tensors.xy.data, labels: tensors.labels.data,
           raw: metadata.raw === "1"};
+}
+
+/** The codes (N, k) of a map's points, from their blob. */
+export function makeCodes(bytes) {
+  const {metadata, tensors} = parseSafetensors(bytes);
+  return {id: metadata.id, k: tensors.codes.shape[1], codes: tensors.codes.data};
 }
 
 // Models and maps are shared by every view on the page (one module instance serves all mounts).
@@ -282,7 +287,7 @@ function entry(id) {
 function register(bytes) {
   const kind = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true)))))
     .__metadata__.kind;
-  const value = kind === "map" ? makeMap(bytes) : makeModel(bytes), e = entry(value.id);
+  const value = (kind === "map" ? makeMap : kind === "codes" ? makeCodes : makeModel)(bytes), e = entry(value.id);
   if (!e.value) {
     e.value = value;
     e.waiting.splice(0).forEach((resolve) => resolve(value));
@@ -821,7 +826,8 @@ function drawView(root, d, model, classifier, setStateValue) {
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
 /** The code of any place on a map: the inverse-distance-weighted mean of the codes of its k nearest points
- * (a place on a point is that point's code); on a 2-number code's own plane, the place itself. */
+ * (a place on a point is that point's code); on a 2-number code's own plane, the place itself.
+ * `mapped`: the map's positions (n, xy, raw) with the codes of its points (k, codes). */
 export function codeAt(mapped, x, y, k = 8) {
   if (mapped.raw) return [x, y];
   const best = [];                                       // (distance, index), the k nearest, sorted
@@ -843,17 +849,19 @@ export function codeAt(mapped, x, y, k = 8) {
   return out.map((v) => v / total);
 }
 
-/** Decode anywhere on the map: the picture the decoder makes of the place under the pointer, live. */
-function exploreView(root, d, model, mapped, setStateValue) {
+/** Decode anywhere on the map: the picture the decoder makes of the place under the pointer, live.
+ * The points are drawn as soon as the map's positions are here; decoding starts when `later` brings
+ * the model and the codes of the points (the server may still be computing them). */
+function exploreView(root, d, positions, later, setStateValue) {
   const t = d.text, s = state.get(d.key) || {picked: null, seq: 0};
   state.set(d.key, s);
   const size = 520, board = canvas(size, size, "map"), decoded = canvas(28, 28, "seen big-panel");
-  const probs = canvas(260, 150, "probs small"), where = el("div", {className: "caption"});
+  const probs = canvas(260, 150, "probs small"), where = el("div", {className: "caption", textContent: t.wait});
   const gridCanvas = d.grid ? canvas(20 * 28, 20 * 28, "grid") : null;
   let lo = [Infinity, Infinity], hi = [-Infinity, -Infinity];
-  for (let i = 0; i < mapped.n; i++) for (let a = 0; a < 2; a++) {
-    lo[a] = Math.min(lo[a], mapped.xy[2 * i + a]);
-    hi[a] = Math.max(hi[a], mapped.xy[2 * i + a]);
+  for (let i = 0; i < positions.n; i++) for (let a = 0; a < 2; a++) {
+    lo[a] = Math.min(lo[a], positions.xy[2 * i + a]);
+    hi[a] = Math.max(hi[a], positions.xy[2 * i + a]);
   }
   const pad = 0.04, span = [hi[0] - lo[0] || 1, hi[1] - lo[1] || 1];
   lo = [lo[0] - pad * span[0], lo[1] - pad * span[1]];
@@ -865,17 +873,17 @@ function exploreView(root, d, model, mapped, setStateValue) {
   const pctx = points.getContext("2d");
   pctx.fillStyle = "#fff";
   pctx.fillRect(0, 0, size, size);
-  for (let i = 0; i < mapped.n; i++) {
-    const [px, py] = toPx(mapped.xy[2 * i], mapped.xy[2 * i + 1]);
-    pctx.fillStyle = PALETTE[mapped.labels[i] % 10];
+  for (let i = 0; i < positions.n; i++) {
+    const [px, py] = toPx(positions.xy[2 * i], positions.xy[2 * i + 1]);
+    pctx.fillStyle = PALETTE[positions.labels[i] % 10];
     pctx.fillRect(px - 1, py - 1, 2, 2);
   }
   const legend = el("div", {className: "legend"}, ...d.classes.map((c, i) => el("span", {textContent: `● ${c}`, style: `color:${PALETTE[i]}`})));
-  const panel = el("div", {className: "right"}, model.kind === "classifier" ? probs : decoded, where,
+  const panel = el("div", {className: "right"}, d.classifier ? probs : decoded, where,
                    el("div", {className: "caption", textContent: t.help}));
   root.replaceChildren(el("div", {className: "explore"}, el("div", {}, board, legend), panel,
                           ...(gridCanvas ? [el("figure", {}, gridCanvas, el("figcaption", {textContent: t.grid}))] : [])));
-  let hover = null, updates = 0;
+  let hover = null, updates = 0, model = null, mapped = null;
   const show = painter(() => {
     const bctx = board.getContext("2d");
     bctx.drawImage(points, 0, 0);
@@ -885,7 +893,7 @@ function exploreView(root, d, model, mapped, setStateValue) {
       bctx.fillStyle = "#000";
       bctx.beginPath(); bctx.arc(px, py, 6, 0, 2 * Math.PI); bctx.fill();
     }
-    if (!place) return;
+    if (!place || !model) return;
     const t0 = performance.now();
     const z = place === s.picked ? s.picked.code : codeAt(mapped, ...place, d.k);
     const out = Array.from(model.decode(z));
@@ -896,6 +904,8 @@ function exploreView(root, d, model, mapped, setStateValue) {
     root.dataset.decodeMs = (performance.now() - t0).toFixed(2);
     where.textContent = `${t.at} (${place[0].toFixed(2)}, ${place[1].toFixed(2)})${place === s.picked ? " · " + t.kept : ""}`;
   });
+  show.now();
+  root.dataset.points = String(positions.n);             // every point is on the board
   const mapAt = (e) => {
     const r = board.getBoundingClientRect();
     return toMap((e.clientX - r.left) * (size / r.width), (e.clientY - r.top) * (size / r.height));
@@ -903,28 +913,32 @@ function exploreView(root, d, model, mapped, setStateValue) {
   board.addEventListener("pointermove", (e) => { hover = mapAt(e); show(); });
   board.addEventListener("pointerleave", () => { hover = null; show(); });
   board.addEventListener("click", (e) => {
+    if (!model) return;
     const place = mapAt(e), z = codeAt(mapped, ...place, d.k);
     s.picked = {where: place, code: z};
     show();
     setStateValue("picked", {seq: ++s.seq, code: z, where: place});
   });
-  let timer = 0;
-  if (gridCanvas) {                                      // a 2-number code: the classic picture of its whole plane
-    const gctx = gridCanvas.getContext("2d");
-    let cell = 0;
-    const step = () => {
-      const until = performance.now() + 8;
-      for (; cell < 400 && performance.now() < until; cell++) {
-        const gx = cell % 20, gy = Math.floor(cell / 20);
-        const x = lo[0] + (gx + 0.5) / 20 * extent[0], y = lo[1] + (19 - gy + 0.5) / 20 * extent[1];
-        putImage(gctx, model.decode([x, y]), gx * 28, gy * 28);
-      }
-      if (cell < 400) timer = requestAnimationFrame(step);
-    };
-    timer = requestAnimationFrame(step);
-  }
-  show.now();
-  return () => { show.cancel(); if (gridCanvas) cancelAnimationFrame(timer); };
+  let timer = 0, gone = false;
+  const gridStep = (gctx, cell) => {                     // a 2-number code: the classic picture of its whole plane
+    const until = performance.now() + 8;
+    for (; cell < 400 && performance.now() < until; cell++) {
+      const gx = cell % 20, gy = Math.floor(cell / 20);
+      const x = lo[0] + (gx + 0.5) / 20 * extent[0], y = lo[1] + (19 - gy + 0.5) / 20 * extent[1];
+      putImage(gctx, model.decode([x, y]), gx * 28, gy * 28);
+    }
+    if (cell < 400) timer = requestAnimationFrame(() => gridStep(gctx, cell));
+  };
+  later.then(([m, codes]) => {
+    if (gone) return;
+    model = m;
+    mapped = {...positions, k: codes.k, codes: codes.codes};
+    where.textContent = "";
+    root.dataset.live = "1";
+    if (gridCanvas) timer = requestAnimationFrame(() => gridStep(gridCanvas.getContext("2d"), 0));
+    show.now();
+  });
+  return () => { gone = true; show.cancel(); cancelAnimationFrame(timer); };
 }
 
 /** A classroom server's workspace key: made here once (192 random bits), kept in this browser's
@@ -956,11 +970,18 @@ export default function (component) {
   if (d.view === "workspace") return workspaceView(root, d, setStateValue);
   if (d.view === "editor" && d.server) return editorView(root, d, null, setStateValue);
   let cleanup = null, gone = false;
-  Promise.all([ready(d.model_key), ready(d.classifier_key), ready(d.map_key)]).then(([model, classifier, mapped]) => {
+  if (d.view === "explore") {                            // the map is drawn before the model and codes are here
+    ready(d.map_key).then((positions) => {
+      if (gone) return;
+      root.dataset.ready = "1";
+      cleanup = exploreView(root, d, positions, Promise.all([ready(d.model_key), ready(d.codes_key)]), setStateValue);
+    });
+    return () => { gone = true; if (cleanup) cleanup(); };
+  }
+  Promise.all([ready(d.model_key), ready(d.classifier_key)]).then(([model, classifier]) => {
     if (gone) return;
     root.dataset.ready = "1";
-    const views = {editor: () => editorView(root, d, model, setStateValue), draw: () => drawView(root, d, model, classifier, setStateValue),
-                   explore: () => exploreView(root, d, model, mapped, setStateValue)};
+    const views = {editor: () => editorView(root, d, model, setStateValue), draw: () => drawView(root, d, model, classifier, setStateValue)};
     cleanup = (views[d.view] || (() => rowView(root, d, model)))();
   });
   return () => { gone = true; if (cleanup) cleanup(); };

@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from ..checkpoint import ModelInfo
-from ..webmodel import Unsupported, map_blob, weights_blob
+from ..webmodel import Unsupported, codes_blob, map_blob, weights_blob
 from . import cache
 
 _HERE = Path(__file__).resolve().parent
@@ -39,6 +39,11 @@ def _blob(path: str, mtime: int, size: int, key: str) -> bytes | None:
         return None
 
 
+def can_run(info: ModelInfo) -> bool:
+    """Whether the page can run this model (its weights are made ready to send)."""
+    return _blob(*cache.file_key(info), model_key(info)) is not None
+
+
 def load_model(info: ModelInfo) -> bool:
     """Send the model's weights to the page (once per model version: the browser keeps what it
     has seen); False when the page cannot run this model and pictures must come from Python."""
@@ -51,17 +56,27 @@ def load_model(info: ModelInfo) -> bool:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _map_blob(key: str, _embedding, _codes, _labels, raw: bool) -> bytes:
-    return map_blob(_embedding, _codes, _labels, key, raw)
+def _map_blob(key: str, _embedding, _labels, raw: bool) -> bytes:
+    return map_blob(_embedding, _labels, key, raw)
 
 
-def load_map(info: ModelInfo, split: str, m) -> str:
-    """Send a map (positions, the codes of its points, labels) to the page once; returns its id."""
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _codes_blob(key: str, _codes) -> bytes:
+    return codes_blob(_codes, key)
+
+
+def load_map(info: ModelInfo, split: str, m) -> tuple[str, str]:
+    """Send a map's positions and labels to the page once (no code is needed for them); returns the
+    ids of the map and of its codes, which `load_codes` sends when they are known."""
     key = hashlib.sha256(repr((cache.file_key(info), split, m.settings, m.source)).encode()).hexdigest()[:16]
-    blob = _map_blob(key, m.embedding, cache.codes(info, split), cache.split(info.config.dataset, split).labels,
-                     m.settings.method == "raw")
+    blob = _map_blob(key, m.embedding, cache.split(info.config.dataset, split).labels, m.settings.method == "raw")
     _element(key=f"map-{key}", data=blob, height=0)
-    return key
+    return key, f"{key}-codes"
+
+
+def load_codes(codes_key: str, codes) -> None:
+    """Send the codes of a map's points (from `load_map`'s second id) to the page once."""
+    _element(key=f"codes-{codes_key}", data=_codes_blob(codes_key, codes), height=0)
 
 
 def view(key: str, data: dict, **state) -> object:

@@ -192,34 +192,51 @@ def test_closing_the_tab_during_a_training_still_leaves_a_valid_store(server, br
     assert all(i.error is None for i in listed) and all(encdec.load(i.path) for i in listed)
 
 
-def _points_shown(page) -> int:
-    return page.evaluate("""() => [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')]
-        .map((gd) => (gd._fullData || []).reduce((n, t) => n + (t.x ? t.x.length : 0), 0)).reduce((a, b) => a + b, 0)""")
-
-
-def test_a_fresh_server_shows_a_shipped_models_map_without_computing_it(browser, tmp_path):
-    """Fresh process, numba's cache empty, nothing in ENCDEC_HOME: the shipped map needs no UMAP and
-    is drawn before any code is computed. On the 2-core machine the points show 5 to 6 s after the
-    address is opened (the server's part about 2.5 s, most of it importing torch; the rest is headless
-    Chromium loading the app and drawing 10,000 points in software); a UMAP fit first took over 60 s,
-    and encoding the split before drawing 11-12 s. The bar sits between the two."""
+def _fresh_map_seconds(browser, home, numba) -> tuple[float, object, object]:
+    """Seconds from opening /map of a shipped model on a fresh server to all its points on the first
+    map (with the page and the server, still running)."""
     import time
 
-    s = Server(tmp_path / "home", env={"NUMBA_CACHE_DIR": str(tmp_path / "numba")})
-    try:
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        start = time.perf_counter()
-        page.goto(f"{s.url}/map?model=mnist-cnn-ae-16")
-        page.wait_for_function("() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .js-plotly-plot')]"
-                               ".some((gd) => (gd._fullData || []).reduce((n, t) => n + (t.x ? t.x.length : 0), 0) >= 10000)",
-                               timeout=60_000)
-        seconds = time.perf_counter() - start
-        assert _points_shown(page) >= 10000
-        assert seconds <= 8.0, f"the map took {seconds:.1f} s"
-        settle(page)
-        assert errors(page) == [] and page.get_by_text("shipped with the model").count() >= 1
-    finally:
-        s.stop()
+    s = Server(home, env={"NUMBA_CACHE_DIR": str(numba)})
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    start = time.perf_counter()
+    page.goto(f"{s.url}/map?model=mnist-cnn-ae-16", wait_until="commit")
+    page.wait_for_selector('.live[data-view="explore"][data-points]', timeout=60_000)
+    return time.perf_counter() - start, page, s
+
+
+def test_a_fresh_server_shows_a_shipped_models_map_within_three_seconds(browser, tmp_path):
+    """Fresh process, numba's cache empty, nothing in ENCDEC_HOME: the server imported its libraries
+    as it started (encdec/ui/server.py), the shipped map needs no UMAP, and the page draws its points
+    before any code is computed. On the 2-core machine they show 2.0 to 2.6 s after the address is
+    opened (before: a UMAP fit, over 60 s; then encoding the split first, 11-12 s; then the selection
+    map's 4.7 MB of script first, 4 to 6 s). The best of three fresh servers must be within 3 s, so
+    that one stall of a shared machine does not decide it."""
+    best = None
+    for attempt in range(3):
+        seconds, page, s = _fresh_map_seconds(browser, tmp_path / f"home{attempt}", tmp_path / f"numba{attempt}")
+        try:
+            explore = page.locator('.live[data-view="explore"]')
+            assert int(explore.get_attribute("data-points")) == 10000
+            board = explore.locator("canvas.map").evaluate("(c) => { const r = c.getBoundingClientRect(); "
+                                                           "return [r.top, r.bottom, innerHeight]; }")
+            assert 0 <= board[0] and board[1] <= board[2], board  # on the first screen, not below it
+            if attempt == 0:  # the rest of the page follows: decoding, and every point on the selection map
+                page.wait_for_selector('.live[data-view="explore"][data-live="1"]', timeout=120_000)
+                page.wait_for_function("() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .js-plotly-plot')]"
+                                       ".some((gd) => (gd._fullData || []).reduce((n, t) => n + (t.x ? t.x.length : 0), 0) >= 10000)",
+                                       timeout=120_000)
+                settle(page)
+                nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+                assert "Latent map" in nav and "app" not in nav.split()  # the app's pages, not pages/'s file names
+                assert errors(page) == [] and page.get_by_text("shipped with the model").count() >= 1
+        finally:
+            page.close()
+            s.stop()
+        best = seconds if best is None else min(best, seconds)
+        if best <= 3.0:
+            break
+    assert best <= 3.0, f"the map's points took {best:.1f} s at best"
 
 
 def test_the_code_space_changes_while_a_model_trains_and_replays_on_the_models_page(server, page):

@@ -229,8 +229,8 @@ def test_a_digit_of_each_class_drawn_with_the_mouse_gets_the_right_verdict(serve
 def test_moving_the_pointer_over_the_map_decodes_every_place_it_passes(server, page):
     open_page(page, f"{server.url}/map?model=mnist-cnn-ae-16")
     view = page.locator('.live[data-view="explore"]')
+    page.wait_for_selector('.live[data-view="explore"][data-live="1"]', timeout=120_000)  # the codes are here
     board = view.locator("canvas.map")
-    board.wait_for(timeout=120_000)
     board.scroll_into_view_if_needed()
     box = board.bounding_box()
     panel = view.locator("canvas.seen")
