@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from .data import Split
-from .models import EncoderDecoder
+from .models import EVAL_BATCH, EncoderDecoder
 from .urlstate import numbers_from_page
 
 
@@ -21,7 +21,7 @@ def encode(model: EncoderDecoder, x: torch.Tensor) -> torch.Tensor:
     return model.encode(x.to(model.device)).cpu()
 
 
-def encode_split(model: EncoderDecoder, split: Split, batch_size: int = 2000) -> torch.Tensor:
+def encode_split(model: EncoderDecoder, split: Split, batch_size: int = EVAL_BATCH) -> torch.Tensor:
     """Codes of every image of a split: (N, k)."""
     return torch.cat([encode(model, split.floats(slice(i, i + batch_size))) for i in range(0, len(split), batch_size)])
 
@@ -156,7 +156,7 @@ def layers(module: torch.nn.Module) -> list[tuple[str, int]]:
 
 
 @torch.inference_mode()
-def predictions(model: EncoderDecoder, split: Split, batch_size: int = 2000) -> torch.Tensor:
+def predictions(model: EncoderDecoder, split: Split, batch_size: int = EVAL_BATCH) -> torch.Tensor:
     """A classifier's predicted class for every image of a split: (N,)."""
     return torch.cat([model.classify(split.floats(slice(i, i + batch_size)).to(model.device)).argmax(1).cpu()
                       for i in range(0, len(split), batch_size)])
@@ -180,7 +180,7 @@ def most_confused(matrix: torch.Tensor) -> tuple[int, int]:
     return i // matrix.shape[1], i % matrix.shape[1]
 
 
-def reconstruction_errors(model: EncoderDecoder, split: Split, codes: torch.Tensor, batch_size: int = 2000):
+def reconstruction_errors(model: EncoderDecoder, split: Split, codes: torch.Tensor, batch_size: int = EVAL_BATCH):
     """Each image's squared reconstruction error per pixel: a numpy array (N,)."""
     out = [((decode(model, codes[i:i + batch_size]) - split.floats(slice(i, i + batch_size))[:, 0]) ** 2).mean((1, 2))
            for i in range(0, len(split), batch_size)]

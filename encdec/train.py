@@ -16,7 +16,7 @@ from torch.nn import functional as F
 from .augment import DEFAULT_FOR_KIND, PRESETS
 from .augment import apply as augment_batch
 from .data import Dataset, Split
-from .models import EncoderDecoder, losses, shown
+from .models import EVAL_BATCH, EncoderDecoder, losses, shown
 from .nets import PIXELS
 
 EPOCHS_RANGE = (1, 200)
@@ -137,7 +137,7 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 @torch.no_grad()
-def evaluate(model: EncoderDecoder, split: Split, batch_size: int = 1000) -> dict:
+def evaluate(model: EncoderDecoder, split: Split, batch_size: int = EVAL_BATCH) -> dict:
     """Metrics on a split: MSE and BCE per pixel (plus KL, ELBO for a VAE), or accuracy."""
     was_training = model.training
     model.eval()
