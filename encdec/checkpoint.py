@@ -26,7 +26,7 @@ from safetensors.torch import save_file
 
 from . import settings
 from .data import DATASETS
-from .models import ConfigError, EncoderDecoder, ModelConfig, build, shown
+from .models import EncoderDecoder, ModelConfig, build, shown
 
 FORMAT = "encdec"
 FORMAT_VERSION = 1

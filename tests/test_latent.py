@@ -3,7 +3,6 @@ import math
 import pytest
 import torch
 
-import encdec
 from encdec import ModelConfig, build, latent
 from encdec.urlstate import LinkError, Start, code_from_text, code_to_text, parse_bounded_int, parse_link, parse_start
 

@@ -1,6 +1,3 @@
-import json
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -8,7 +5,6 @@ import torch
 
 import encdec
 from encdec import ModelConfig, TrainConfig, TrainingError, TrainingStopped, build
-from tests.conftest import ROOT
 
 
 def test_short_training_lowers_the_loss_and_reports_progress(mnist):

@@ -26,7 +26,6 @@ def state(module):
 
 def test_freezing_really_freezes_and_only_the_new_part_learns(classifier, small):
     before = state(classifier.encoder)
-    grads = {}
     model = transfer.decoder_from_classifier(classifier, small, decoder="mlp", epochs=1, limit=600)
     after = state(model.encoder)
     assert before.keys() == after.keys()

@@ -199,9 +199,14 @@ def _fresh_map_seconds(browser, home, numba) -> tuple[float, object, object]:
 
     s = Server(home, env={"NUMBA_CACHE_DIR": str(numba)})
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    start = time.perf_counter()
-    page.goto(f"{s.url}/map?model=mnist-cnn-ae-16", wait_until="commit")
-    page.wait_for_selector('.live[data-view="explore"][data-points]', timeout=60_000)
+    try:
+        start = time.perf_counter()
+        page.goto(f"{s.url}/map?model=mnist-cnn-ae-16", wait_until="commit")
+        page.wait_for_selector('.live[data-view="explore"][data-points]', timeout=60_000)
+    except Exception:
+        page.close()
+        s.stop()
+        raise
     return time.perf_counter() - start, page, s
 
 
