@@ -7,7 +7,6 @@ runs this file as the script `__main__`, which draws the sidebar and the page th
 import streamlit as st
 
 if __name__ == "__main__":
-    print("APP", round(__import__("time").time() % 1000, 3), file=__import__("sys").stderr, flush=True)
     from encdec.ui.common import shell, t
 
     pages = [
