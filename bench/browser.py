@@ -25,7 +25,8 @@ import threading
 import time
 from pathlib import Path
 
-from bench.chromium import CHROMIUM, FLAGS, ROOT, Server, errors, live_module, open_page, settle
+from bench.chromium import (ALL_POINTS, CHROMIUM, FLAGS, ROOT, Server, errors, live_module, open_fresh_map, open_page,
+                            settle)
 
 HERE = Path(__file__).resolve().parent
 EDITOR_MODELS = ["mnist-mlp-ae-16", "mnist-cnn-ae-16", "mnist-lstm-ae-16", "mnist-cnn-clf"]
@@ -259,29 +260,16 @@ def load(browser, server, contexts: int, seconds: int) -> dict:
     return results
 
 
-ALL_POINTS = """(n) => {                   // every point on some map: the page's own, or the selection map
-    const own = document.querySelector('.live[data-view="explore"][data-points]');
-    if (own && Number(own.dataset.points) >= n) return "own";
-    return [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')]
-      .some((gd) => (gd._fullData || []).reduce((m, t) => m + (t.x ? t.x.length : 0), 0) >= n) ? "selection" : false;
-}"""
-
-
 def fresh_map(browser, runs: int, model: str = "mnist-cnn-ae-16", n: int = 10000) -> list[dict]:
     """Per fresh server: seconds to the first map with all n points (and which map it was), to the
     selection map with all of them, and to decoding on the map (None where the page has no such state)."""
     rows = []
     for run in range(runs):
-        home = Path(tempfile.mkdtemp(prefix="encdec-fresh-"))
-        server = Server(home / "home", env={"NUMBA_CACHE_DIR": str(home / "numba")})
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        seconds, which, page, server = open_fresh_map(browser, Path(tempfile.mkdtemp(prefix="encdec-fresh-")), model, n)
+        start = time.perf_counter() - seconds
         try:
-            start = time.perf_counter()
-            page.goto(f"{server.url}/map?model={model}", wait_until="commit")
-            first = page.wait_for_function(ALL_POINTS, arg=n, timeout=180_000).json_value()
-            row = {"first": time.perf_counter() - start, "which": first}
-            page.wait_for_function(ALL_POINTS.replace('if (own && Number(own.dataset.points) >= n) return "own";', ""),
-                                   arg=n, timeout=180_000)
+            row = {"first": seconds, "which": which}
+            page.wait_for_function(ALL_POINTS, arg=[n, False], timeout=180_000)
             row["selection"] = time.perf_counter() - start
             try:
                 page.wait_for_selector('.live[data-view="explore"][data-live="1"]', timeout=60_000)

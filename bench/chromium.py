@@ -95,6 +95,33 @@ def three() -> list[list[tuple[float, float]]]:
     return [upper + lower]
 
 
+# A page function, ([n, own]): which map shows all n points, "own" (the page's own map; only when
+# `own`) or "selection" (a Plotly map), else false.
+ALL_POINTS = """([n, own]) => {
+    const mine = own && document.querySelector('.live[data-view="explore"][data-points]');
+    if (mine && Number(mine.dataset.points) >= n) return "own";
+    return [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')]
+      .some((gd) => (gd._fullData || []).reduce((m, t) => m + (t.x ? t.x.length : 0), 0) >= n) ? "selection" : false;
+}"""
+
+
+def open_fresh_map(browser, folder: Path, model: str, n: int = 10000, timeout: float = 180_000):
+    """A fresh server (its ENCDEC_HOME and numba cache empty, under `folder`) and a new page on its
+    /map of `model`: (seconds until a map shows all n points, which map, the page, the server).
+    The caller closes the page and stops the server."""
+    server = Server(folder / "home", env={"NUMBA_CACHE_DIR": str(folder / "numba")})
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    try:
+        start = time.perf_counter()
+        page.goto(f"{server.url}/map?model={model}", wait_until="commit")
+        which = page.wait_for_function(ALL_POINTS, arg=[n, True], timeout=timeout).json_value()
+    except Exception:
+        page.close()
+        server.stop()
+        raise
+    return time.perf_counter() - start, which, page, server
+
+
 def map_point(page, chart_index: int = 0, trace: int = 0, point: int = 0) -> tuple[float, float]:
     """Screen position of one point of a Plotly map, from the chart's own axes (scrolled into view first)."""
     return tuple(page.evaluate(

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import encdec
-from bench.chromium import errors, map_point, open_page, settle
+from bench.chromium import ALL_POINTS, errors, map_point, open_fresh_map, open_page, settle
 from tests.e2e.conftest import ROOT, SHOTS, Server
 
 PAGES = ["home", "editor", "map", "draw", "classifier", "transfer", "models", "train"]
@@ -192,24 +192,6 @@ def test_closing_the_tab_during_a_training_still_leaves_a_valid_store(server, br
     assert all(i.error is None for i in listed) and all(encdec.load(i.path) for i in listed)
 
 
-def _fresh_map_seconds(browser, home, numba) -> tuple[float, object, object]:
-    """Seconds from opening /map of a shipped model on a fresh server to all its points on the first
-    map (with the page and the server, still running)."""
-    import time
-
-    s = Server(home, env={"NUMBA_CACHE_DIR": str(numba)})
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    try:
-        start = time.perf_counter()
-        page.goto(f"{s.url}/map?model=mnist-cnn-ae-16", wait_until="commit")
-        page.wait_for_selector('.live[data-view="explore"][data-points]', timeout=60_000)
-    except Exception:
-        page.close()
-        s.stop()
-        raise
-    return time.perf_counter() - start, page, s
-
-
 def test_a_fresh_server_shows_a_shipped_models_map_within_three_seconds(browser, tmp_path):
     """Fresh process, numba's cache empty, nothing in ENCDEC_HOME: the server imported its libraries
     as it started (encdec/ui/server.py), the shipped map needs no UMAP, and the page draws its points
@@ -219,8 +201,9 @@ def test_a_fresh_server_shows_a_shipped_models_map_within_three_seconds(browser,
     that one stall of a shared machine does not decide it."""
     best = None
     for attempt in range(3):
-        seconds, page, s = _fresh_map_seconds(browser, tmp_path / f"home{attempt}", tmp_path / f"numba{attempt}")
+        seconds, which, page, s = open_fresh_map(browser, tmp_path / str(attempt), "mnist-cnn-ae-16", timeout=60_000)
         try:
+            assert which == "own"  # the page's own map first, not the selection map
             explore = page.locator('.live[data-view="explore"]')
             assert int(explore.get_attribute("data-points")) == 10000
             board = explore.locator("canvas.map").evaluate("(c) => { const r = c.getBoundingClientRect(); "
@@ -228,9 +211,7 @@ def test_a_fresh_server_shows_a_shipped_models_map_within_three_seconds(browser,
             assert 0 <= board[0] and board[1] <= board[2], board  # on the first screen, not below it
             if attempt == 0:  # the rest of the page follows: decoding, and every point on the selection map
                 page.wait_for_selector('.live[data-view="explore"][data-live="1"]', timeout=120_000)
-                page.wait_for_function("() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .js-plotly-plot')]"
-                                       ".some((gd) => (gd._fullData || []).reduce((n, t) => n + (t.x ? t.x.length : 0), 0) >= 10000)",
-                                       timeout=120_000)
+                page.wait_for_function(ALL_POINTS, arg=[10000, False], timeout=120_000)
                 settle(page)
                 nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
                 assert "Latent map" in nav and "app" not in nav.split()  # the app's pages, not pages/'s file names
