@@ -23,7 +23,7 @@ import torch
 
 import encdec
 from encdec import ModelConfig, TrainConfig, build, evaluate, fit
-from encdec.checkpoint import ModelStore, shipped_store_dir
+from encdec.store import ModelStore, shipped_store_dir
 from encdec.models import losses
 
 HERE = Path(__file__).resolve().parent
@@ -192,7 +192,7 @@ SECTIONS = ("reconstruction", "throughput", "latency", "maps", "drawn", "frames"
 
 def report(args) -> str:
     data = encdec.load_dataset("mnist")
-    root = str(encdec.data.data_dir())
+    root = str(encdec.settings.data_dir())
     tiny = args.tiny
     repeats = 1 if tiny else args.repeats
     only = set(args.only.split(",")) if args.only else set(SECTIONS)

@@ -5,8 +5,8 @@
     z = model.encode(x)          # (N,1,28,28) in [0,1] -> (N, k)
     x_hat = model.decode(z)      # (N, k) -> (N,1,28,28) in [0,1]
 """
-from .checkpoint import (CheckpointError, ModelInfo, ModelStore, load, read_header, save,
-                         shipped_store_dir, user_store_dir)
+from .checkpoint import CheckpointError, load, read_header, save
+from .store import ModelInfo, ModelStore, shipped_store_dir, user_store_dir
 from .data import DataError, Dataset, Split, load_dataset
 from .models import CODE_DIM_RANGE, KINDS, ConfigError, EncoderDecoder, ModelConfig, build
 from .nets import DECODERS, ENCODERS

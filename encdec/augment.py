@@ -26,15 +26,53 @@ class Augment:
     thickness: float = 0.0    # chance of a thicker or thinner stroke (half each)
     elastic: float = 0.0      # pixels of smooth random displacement
     blur: float = 0.0         # chance of a blur or a low-resolution copy (half each)
+    coarsest: int = 8         # the low-resolution copy is 28x28 seen at `coarsest` to 14 pixels across
+    styles: float = 0.0       # share of each batch replaced by digits written in many styles (strokes.py);
+                              # MNIST only: they are digits
 
 
 PRESETS = {
     "none": Augment(),
     "shift": Augment(shift=2.0),
     "handwriting": Augment(shift=2.0, rotate=12.0, shear=0.3, scale=0.15, thickness=0.6, elastic=1.2, blur=0.4),
+    "styles": Augment(shift=2.0, rotate=12.0, shear=0.3, scale=0.15, thickness=0.6, elastic=1.2, blur=0.5,
+                      coarsest=6, styles=0.3),
 }
-# The Train page and `zoo` start from these; classifiers meet drawn digits, autoencoders redraw MNIST.
-DEFAULT_FOR_KIND = {"classifier": "handwriting", "autoencoder": "none", "vae": "none"}
+DIGITS_ONLY = ("styles",)  # presets that add written digits: for digit datasets only
+
+
+def default_for(kind: str, dataset: str = "mnist") -> str:
+    """The preset the Train page and `zoo` start from: classifiers of digits meet digits people draw
+    (in every style), a Fashion-MNIST classifier small shifts, autoencoders redraw the data as it is."""
+    if kind != "classifier":
+        return "none"
+    return "styles" if dataset == "mnist" else "shift"
+
+
+def written_pool(n_train: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The written digits a `styles` training mixes in: half as many as it has images (2,000 to
+    30,000), the same for the same seed. uint8 (n, 28, 28) and labels (n,)."""
+    from .strokes import digits
+
+    images, labels = digits(int(min(30_000, max(2_000, n_train // 2))), seed)
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels.copy())
+
+
+def mix(x: torch.Tensor, y: torch.Tensor, pool: tuple[torch.Tensor, torch.Tensor], share: float,
+        gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch (x (N,1,28,28) in [0,1], labels y) with about `share` of its rows replaced by random
+    digits of `pool` (before the other changes, so that they are warped, thickened and blurred too)."""
+    images, labels = pool
+    swap = torch.rand(len(y), generator=gen) < share
+    n = int(swap.sum())
+    if n == 0:
+        return x, y
+    pick = torch.randint(len(labels), (n,), generator=gen)
+    x, y = x.clone(), y.clone()
+    rows = swap.nonzero().flatten().to(x.device)
+    x[rows] = images[pick].to(x.device).unsqueeze(1).float().div_(255.0)
+    y[rows] = labels[pick].to(y.device)
+    return x, y
 
 
 def _uniform(n: int, bound: float, gen: torch.Generator) -> torch.Tensor:
@@ -93,7 +131,7 @@ def apply(x: torch.Tensor, aug: Augment, gen: torch.Generator) -> torch.Tensor:
         pick = torch.rand(n, generator=gen)
         soft = (pick < aug.blur / 2).to(device).view(-1, 1, 1, 1)
         blocky = ((pick >= aug.blur / 2) & (pick < aug.blur)).to(device).view(-1, 1, 1, 1)
-        size = int(torch.randint(8, 15, (1,), generator=gen))
+        size = int(torch.randint(aug.coarsest, 15, (1,), generator=gen))
         peak = x.amax((2, 3), keepdim=True)
         x = torch.where(soft, _blur(x), x)
         x = torch.where(blocky, _low_resolution(x, size), x)

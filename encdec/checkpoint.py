@@ -3,29 +3,28 @@
 Loading never unpickles: safetensors holds only raw tensors and a JSON header, and every field
 is checked before a model is built from it: the header's size and nesting, the config, a typed
 model card (numbers where numbers belong), and every declared tensor's name, shape and dtype
-against what the config needs, before a single weight is allocated.
+against what the config needs, before a single weight is allocated. A checkpoint may carry the
+code space as it trained (frames.py), bounded by what the recorder itself writes.
+
+Weights are float32, or float16 where a file was saved with `half=True` (the shipped models: half
+the size; they are float32 again once loaded). The store of named models is store.py.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
-import re
 import tempfile
 import threading
-import time
-import unicodedata
-from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 
-from . import settings
 from .data import DATASETS
+from .frames import MAX_FRAMES, SAMPLE
 from .models import EncoderDecoder, ModelConfig, build, shown
 
 FORMAT = "encdec"
@@ -35,9 +34,9 @@ MAX_BYTES = 200 * 1024 * 1024     # the largest model (models.MAX_PARAMETERS flo
 MAX_HEADER_BYTES = 2 * 1024 * 1024  # safetensors' JSON header: tensor table, config and metadata
 MAX_JSON_DEPTH = 12               # the model card is shallow; deeper nesting is refused
 MAX_NAME = 80                     # characters in a model name
-STALE_SECONDS = 600               # a temporary file this old is left over from a killed save
 _DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64,
            "I64": torch.int64, "I32": torch.int32, "U8": torch.uint8}
+STORED_AS = {torch.float32: (torch.float32, torch.float16)}  # what a weight may be stored as, by what it is
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -48,8 +47,23 @@ class CheckpointError(ValueError):
 
 # -- writing ---------------------------------------------------------------------------------
 
-def _write_temporary(model: EncoderDecoder, folder: Path, info: dict) -> Path:
-    """The whole checkpoint in a hidden temporary file in `folder`, with ordinary permissions."""
+def _tensors(model: EncoderDecoder, frames: dict | None, half: bool) -> dict[str, torch.Tensor]:
+    """What the file holds: the weights (float16 with `half`) and the training frames, checked."""
+    tensors = {}
+    for k, v in model.state_dict().items():
+        v = v.detach().to("cpu")
+        tensors[k] = (v.half() if half and v.dtype == torch.float32 else v).contiguous()
+    frames = frames or {}
+    check_frames({k: (tuple(v.shape), v.dtype) for k, v in frames.items()})
+    check_frame_values(frames)
+    tensors.update({k: v.detach().to("cpu").contiguous() for k, v in frames.items()})
+    return tensors
+
+
+def write_temporary(model: EncoderDecoder, folder: Path, info: dict, frames: dict | None = None,
+                    half: bool = False) -> Path:
+    """The whole checkpoint in a hidden temporary file in `folder` (`.tmp-*`, the only kind of file a
+    killed save can leave), with ordinary permissions."""
     header = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -58,14 +72,18 @@ def _write_temporary(model: EncoderDecoder, folder: Path, info: dict) -> Path:
     }
     if len(header["meta"].encode()) > MAX_HEADER_BYTES // 2:
         raise CheckpointError("This model's description is too large to save; it should never be.")
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    extras = getattr(model, "extras", {}) or {}
-    check_extras({k: (tuple(v.shape), v.dtype) for k, v in extras.items()})
-    tensors.update({k: v.detach().to("cpu").contiguous() for k, v in extras.items()})
+    data = safetensors_bytes(_tensors(model, frames, half), metadata=header)
+    return write_bytes(data, folder)
+
+
+def write_bytes(data: bytes, folder: Path) -> Path:
+    """`data` in a new hidden temporary file in `folder`, flushed to disk, with ordinary permissions."""
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=folder)
-    os.close(fd)
     try:
-        save_file(tensors, tmp, metadata=header)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a saved model is an ordinary file
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -76,7 +94,7 @@ def _write_temporary(model: EncoderDecoder, folder: Path, info: dict) -> Path:
 _publish_lock = threading.Lock()  # only for file systems without hard links
 
 
-def _publish(tmp: Path, candidates) -> Path | None:
+def publish(tmp: Path, candidates) -> Path | None:
     """Give `tmp` the first name in `candidates` that does not exist yet, in one atomic step
     (a hard link fails when the name exists, so two writers never take the same name); None
     when every candidate is taken. `tmp` is gone afterwards either way."""
@@ -100,7 +118,7 @@ def _publish(tmp: Path, candidates) -> Path | None:
         tmp.unlink(missing_ok=True)
 
 
-def _model_info(model: EncoderDecoder, metrics: dict | None, meta: dict) -> dict:
+def model_info(model: EncoderDecoder, metrics: dict | None, meta: dict) -> dict:
     info = dict(model.meta)
     info.update(meta)
     if metrics is not None:
@@ -110,21 +128,22 @@ def _model_info(model: EncoderDecoder, metrics: dict | None, meta: dict) -> dict
     return info
 
 
-def save(model: EncoderDecoder, path: str | os.PathLike, *, metrics: dict | None = None,
-         overwrite: bool = True, **meta) -> Path:
-    """Write `model` atomically: a temporary file in the same folder, then a rename (or, with
-    overwrite=False, a link that fails if `path` exists: then CheckpointError, and nothing changes)."""
+def save(model: EncoderDecoder, path: str | os.PathLike, *, metrics: dict | None = None, overwrite: bool = True,
+         frames: dict | None = None, half: bool = False, **meta) -> Path:
+    """Write `model` (and the training `frames`, frames.Recorder.tensors()) atomically: a temporary
+    file in the same folder, then a rename (or, with overwrite=False, a link that fails if `path`
+    exists: then CheckpointError, and nothing changes). `half` stores the weights as float16."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    info = _model_info(model, metrics, meta)
-    tmp = _write_temporary(model, path.parent, info)
+    info = model_info(model, metrics, meta)
+    tmp = write_temporary(model, path.parent, info, frames, half)
     if overwrite:
         try:
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-    elif _publish(tmp, [path]) is None:
+    elif publish(tmp, [path]) is None:
         raise CheckpointError(f"{path.name} exists already; choose another name or allow overwriting.")
     model.meta = info
     return path
@@ -251,19 +270,37 @@ def read_header(path: str | os.PathLike) -> tuple[ModelConfig, dict]:
 
 
 # Tensors a checkpoint may carry besides the model's own: the code space while it trained (frames.py).
-EXTRAS = {"frames.xy": torch.float16, "frames.labels": torch.uint8, "frames.when": torch.float32}
-MAX_FRAME_POINTS = 10_000_000  # frames x points, far above what a training records
+FRAMES = {"frames.xy": torch.float16, "frames.labels": torch.uint8, "frames.when": torch.float32}
+MAX_EPOCH = 1e6  # frames.when holds (epoch, loss); no training here runs anywhere near this many epochs
 
 
-def check_extras(shapes: dict) -> None:
-    """Extra tensors must be exactly the frames' three, with shapes that agree and sizes in bounds."""
+def check_frames(shapes: dict) -> None:
+    """Extra tensors must be exactly the frames' three, with shapes that agree and at most what the
+    recorder writes: 1 to frames.MAX_FRAMES frames of 1 to frames.SAMPLE points (ValueError otherwise)."""
     if not shapes:
         return
-    if set(shapes) != set(EXTRAS) or any(shapes[k][1] != EXTRAS[k] for k in EXTRAS):
+    if set(shapes) != set(FRAMES) or any(shapes[k][1] != FRAMES[k] for k in FRAMES):
         raise ValueError("its extra tensors are not the training frames this app records")
-    (f, n, two), (m,), (g, pair) = shapes["frames.xy"][0], shapes["frames.labels"][0], shapes["frames.when"][0]
-    if two != 2 or pair != 2 or m != n or g != f or f * n > MAX_FRAME_POINTS:
+    xy, labels, when = shapes["frames.xy"][0], shapes["frames.labels"][0], shapes["frames.when"][0]
+    if len(xy) != 3 or len(labels) != 1 or len(when) != 2:
         raise ValueError("its training frames have shapes that do not agree")
+    (f, n, two), (m,), (g, pair) = xy, labels, when
+    if two != 2 or pair != 2 or m != n or g != f:
+        raise ValueError("its training frames have shapes that do not agree")
+    if not (1 <= f <= MAX_FRAMES and 1 <= n <= SAMPLE):
+        raise ValueError(f"its training frames hold {f:,} frames of {n:,} points; a training records 1 to "
+                         f"{MAX_FRAMES} frames of 1 to {SAMPLE:,} points")
+
+
+def check_frame_values(tensors: dict) -> None:
+    """The frames' values: finite positions, finite (epoch, loss) with epochs from 0 on, labels 0 to 9."""
+    if not tensors:
+        return
+    xy, labels, when = tensors["frames.xy"], tensors["frames.labels"], tensors["frames.when"]
+    if not bool(torch.isfinite(xy).all()) or not bool(torch.isfinite(when).all()):
+        raise ValueError("its training frames hold numbers that are not finite")
+    if int(labels.max()) > 9 or float(when[:, 0].min()) < 0 or float(when[:, 0].max()) > MAX_EPOCH:
+        raise ValueError("its training frames hold labels or epochs this app never records")
 
 
 def _check_tensors(f, path: Path, config: ModelConfig) -> None:
@@ -273,38 +310,46 @@ def _check_tensors(f, path: Path, config: ModelConfig) -> None:
     extra = {k: (tuple(f.get_slice(k).get_shape()), _DTYPES.get(f.get_slice(k).get_dtype()))
              for k in keys - set(expected) if k.startswith("frames.")}
     try:
-        check_extras(extra)
+        check_frames(extra)
     except ValueError as e:
         raise CheckpointError(f"{path.name}: {e}; it cannot be loaded.") from None
     keys -= set(extra)
     if keys != set(expected):
-        missing, extra = sorted(set(expected) - keys), sorted(keys - set(expected))
+        missing, unexpected = sorted(set(expected) - keys), sorted(keys - set(expected))
         raise CheckpointError(
             f"{path.name} does not match its own description ({config.title}): "
-            f"missing {len(missing)} and unexpected {len(extra)} weights; it cannot be loaded.")
+            f"missing {len(missing)} and unexpected {len(unexpected)} weights; it cannot be loaded.")
     need = sum(math.prod(shape) * dtype.itemsize for shape, dtype in extra.values())
     for k in sorted(keys):
         part = f.get_slice(k)
         shape, dtype = tuple(part.get_shape()), _DTYPES.get(part.get_dtype())
         want_shape, want_dtype = expected[k]
-        if shape != want_shape or dtype != want_dtype:
+        if shape != want_shape or dtype not in STORED_AS.get(want_dtype, (want_dtype,)):
             raise CheckpointError(
                 f"{path.name}: weight {shown(k)[1:-1]} has shape {shape} {part.get_dtype()} but {config.title} "
                 f"needs {want_shape} {want_dtype}; it cannot be loaded.")
-        need += math.prod(shape) * want_dtype.itemsize
+        need += math.prod(shape) * dtype.itemsize
     if need > path.stat().st_size:
         raise CheckpointError(f"{path.name} is too short for the weights it declares; it is damaged.")
 
 
 def _read_tensors(path: Path, config: ModelConfig, weights: bool) -> dict[str, torch.Tensor]:
-    """The model's weights (or, with weights=False, the extra tensors), after every declared tensor
-    has been checked against `config` and before anything is allocated."""
+    """The model's weights as the model holds them (or, with weights=False, the frames), after every
+    declared tensor has been checked against `config` and before anything is allocated."""
+    expected = config.state_shapes()
     try:
         with safe_open(str(path), framework="pt") as f:
             _check_tensors(f, path, config)
-            return {k: f.get_tensor(k) for k in f.keys() if (k not in EXTRAS) == weights}
+            out = {k: f.get_tensor(k) for k in f.keys() if (k not in FRAMES) == weights}
     except (SafetensorError, OSError, RuntimeError) as e:
         raise CheckpointError(f"{path.name} is damaged ({shown(str(e), 120)[1:-1]}); choose an intact checkpoint.") from None
+    if weights:
+        return {k: v.to(expected[k][1]) for k, v in out.items()}
+    try:
+        check_frame_values(out)
+    except ValueError as e:
+        raise CheckpointError(f"{path.name}: {e}; it cannot be loaded.") from None
+    return out
 
 
 def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> EncoderDecoder:
@@ -320,6 +365,13 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> Encoder
     return model.to(device).eval()
 
 
+def check(path: str | os.PathLike) -> EncoderDecoder:
+    """Everything `load` checks, and the training frames too: what an upload must pass."""
+    model = load(path)
+    read_frames(path)
+    return model
+
+
 def metric_summary(metrics: dict, names: dict | None = None) -> str:
     """A model's test score in one line: accuracy for a classifier, else MSE and BCE per pixel
     (and -ELBO for a VAE). `names` translates the labels (the Models page passes its language's)."""
@@ -333,200 +385,19 @@ def metric_summary(metrics: dict, names: dict | None = None) -> str:
 
 
 def read_frames(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """The training frames a checkpoint carries (empty when it has none); the file is checked as by `load`."""
+    """The training frames a checkpoint carries (empty when it has none), checked: shapes, sizes and
+    values within what the recorder writes (CheckpointError otherwise)."""
     path = Path(path)
     return _read_tensors(path, read_header(path)[0], weights=False)
 
 
-# -- names -----------------------------------------------------------------------------------
-
-_NOT_IN_NAMES = re.compile(r"[^\w.\-]+")  # \w is Unicode: letters and digits of every script, and _
-
-
-def name_problem(name: str) -> str | None:
-    """Why `name` cannot name a model, as a key ('empty', 'too_long', 'characters', 'dots'), or None.
-    Pages turn the key into a sentence in their language."""
-    stem = name.strip()
-    if stem.lower().endswith(SUFFIX):
-        stem = stem[: -len(SUFFIX)]
-    if not stem:
-        return "empty"
-    if len(stem) > MAX_NAME:
-        return "too_long"
-    if any(unicodedata.category(c)[0] == "C" for c in stem) or "/" in stem or "\\" in stem:
-        return "characters"
-    if not any(c.isalnum() for c in stem):
-        return "dots" if set(stem) <= {"."} else "characters"
-    if stem.startswith("."):
-        return "dots"
-    return None
+def round_weights(model: EncoderDecoder, dtype: torch.dtype = torch.float16) -> EncoderDecoder:
+    """Round the model's float32 weights to what `dtype` can hold (in place, still float32), so that a
+    model evaluated now is the model a file saved with `half=True` loads."""
+    with torch.no_grad():
+        for v in model.state_dict().values():
+            if v.dtype == torch.float32:
+                v.copy_(v.to(dtype).float())
+    return model
 
 
-def safe_name(name: str) -> str:
-    """A file stem of letters and digits (any script), '.', '_' and '-'; never hidden, empty or a path."""
-    stem = unicodedata.normalize("NFC", name.strip())
-    if stem.lower().endswith(SUFFIX):
-        stem = stem[: -len(SUFFIX)]
-    stem = _NOT_IN_NAMES.sub("-", stem.replace("/", "-").replace("\\", "-")).strip(".-_")[:MAX_NAME]
-    if not any(c.isalnum() for c in stem):
-        raise CheckpointError(f"{shown(name)} is not a usable model name; use letters, digits, '-' or '_'.")
-    return stem
-
-
-def user_store_dir() -> Path:
-    """`$ENCDEC_HOME/models` (default `~/.encdec/models`)."""
-    return settings.home() / "models"
-
-
-def shipped_store_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "models"
-
-
-# -- the model store ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    path: Path
-    config: ModelConfig | None
-    meta: dict
-    shipped: bool
-    error: str | None = None  # set when the file could not be read
-    mtime: float = 0.0        # the file's modification time when it was listed
-    source: str = "own"       # "shipped", "class" (published to a classroom) or "own"
-
-    @property
-    def metrics(self) -> dict:
-        return self.meta.get("metrics", {})
-
-    @property
-    def ref(self) -> str:
-        """How the app names it in the model picker and in links: class models carry a prefix, so
-        a visitor's own model never hides one of the class's."""
-        return f"class:{self.name}" if self.source == "class" else self.name
-
-
-_headers: OrderedDict = OrderedDict()  # (path, mtime, size) -> (config, meta) or error; shared by all stores
-_headers_lock = threading.Lock()
-
-
-def _cached_header(path: Path, stat) -> tuple[ModelConfig | None, dict, str | None]:
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
-    with _headers_lock:
-        if key in _headers:
-            _headers.move_to_end(key)
-            return _headers[key]
-    try:
-        config, meta = read_header(path)
-        value = (config, meta, None)
-    except CheckpointError as e:
-        value = (None, {}, str(e))
-    with _headers_lock:
-        _headers[key] = value
-        while len(_headers) > 1024:
-            _headers.popitem(last=False)
-    return value
-
-
-class ModelStore:
-    """A folder of checkpoints. Names are sanitised so no path escapes the folder; a new model
-    never replaces another: its name is chosen and taken in one atomic step."""
-
-    def __init__(self, root: str | os.PathLike, *, shipped: bool = False, reserved=(), source: str | None = None):
-        self.root = Path(root)
-        self.shipped = shipped
-        self.source = source or ("shipped" if shipped else "own")
-        self.reserved = frozenset(reserved)  # names taken elsewhere (the shipped models)
-        if not shipped:
-            self.clean_leftovers()
-
-    def path_for(self, name: str) -> Path:
-        return self.root / (safe_name(name) + SUFFIX)
-
-    def list(self) -> list[ModelInfo]:
-        """Every model file, readable or not (then with `error` set); one bad file never hides the rest."""
-        if not self.root.is_dir():
-            return []
-        out = []
-        for p in sorted(self.root.glob("*" + SUFFIX)):
-            if p.name.startswith("."):
-                continue  # temporary files of a save in progress
-            try:
-                stat = p.stat()
-            except OSError:
-                continue  # deleted while listing
-            config, meta, error = _cached_header(p, stat)
-            out.append(ModelInfo(p.stem, p, config, meta, self.shipped, error, stat.st_mtime, self.source))
-        return out
-
-    def load(self, name: str, device="cpu") -> EncoderDecoder:
-        return load(self.path_for(name), device)
-
-    def _candidates(self, name: str, limit: int = 1000):
-        stem = safe_name(name)
-        for i in range(1, limit + 1):
-            candidate = stem if i == 1 else f"{stem[:MAX_NAME - 5]}-{i}"
-            if candidate not in self.reserved:
-                yield self.root / (candidate + SUFFIX)
-
-    def save(self, model: EncoderDecoder, name: str, **meta) -> str:
-        """Save under `name`, or `name-2`, `name-3`… if taken; returns the name it got."""
-        self._writable()
-        self.root.mkdir(parents=True, exist_ok=True)
-        info = _model_info(model, meta.pop("metrics", None), meta)
-        path = _publish(_write_temporary(model, self.root, info), self._candidates(name))
-        if path is None:
-            raise CheckpointError(f"Every name like {shown(safe_name(name))} is taken; choose another name.")
-        model.meta = info
-        return path.stem
-
-    def import_bytes(self, data: bytes, name: str) -> str:
-        """Validate uploaded bytes with `load`, then give them a free name in the store; returns it."""
-        self._writable()
-        self.root.mkdir(parents=True, exist_ok=True)
-        shown_name = safe_name(name) + SUFFIX if name_problem(name) is None else "the file"
-        if len(data) > MAX_BYTES:
-            raise CheckpointError(f"{shown_name} is larger than {MAX_BYTES >> 20} MB, far beyond any model here; choose an encdec .safetensors checkpoint.")
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=self.root)
-        tmp = Path(tmp)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.chmod(tmp, 0o666 & ~_UMASK)
-            try:
-                load(tmp)
-            except CheckpointError as e:
-                raise CheckpointError(str(e).replace(tmp.name, shown_name)) from None
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        path = _publish(tmp, self._candidates(name if name_problem(name) is None else "upload"))
-        if path is None:
-            raise CheckpointError(f"Every name like {shown_name} is taken; rename the file and upload it again.")
-        return path.stem
-
-    def delete(self, name: str) -> None:
-        self._writable()
-        path = self.path_for(name)
-        if not path.is_file():
-            raise CheckpointError(f"There is no model named {shown(safe_name(name))} to delete.")
-        path.unlink()
-
-    def clean_leftovers(self) -> int:
-        """Remove temporary files that killed saves left behind (only old ones: a save in progress
-        is young). Returns how many were removed."""
-        if not self.root.is_dir():
-            return 0
-        removed = 0
-        for p in self.root.glob(".tmp-*"):
-            try:
-                if time.time() - p.stat().st_mtime > STALE_SECONDS:
-                    p.unlink()
-                    removed += 1
-            except OSError:
-                pass
-        return removed
-
-    def _writable(self):
-        if self.shipped:
-            raise CheckpointError("Shipped models are read-only; save or delete your own models instead.")

@@ -34,10 +34,6 @@ class DataError(RuntimeError):
     """A dataset is missing or unreadable; the message says what to do."""
 
 
-data_dir = settings.data_dir
-download_allowed = settings.download_allowed
-
-
 def class_names(dataset: str) -> tuple[str, ...]:
     return FASHION_CLASSES if dataset == "fashion" else tuple(str(d) for d in range(10))
 
@@ -74,10 +70,6 @@ class Dataset:
         if name == "train":
             return Split(torch.cat([self.train.images, self.val.images]), torch.cat([self.train.labels, self.val.labels]))
         raise DataError(f"Unknown split {name!r}; choose test or train.")
-
-    def limit(self, n: int | None) -> "Dataset":
-        """The same dataset trained on only the first `n` training images."""
-        return Dataset(self.name, self.train.head(n), self.val, self.test)
 
     def with_val(self, val: Split) -> "Dataset":
         return Dataset(self.name, self.train, val, self.test)
@@ -164,8 +156,8 @@ def load_dataset(name: str = "mnist", root: str | os.PathLike | None = None, *,
     """Load a dataset once into memory and split off a seeded validation set."""
     if name not in DATASETS:
         raise DataError(f"Unknown dataset {str(name)[:40]!r}; choose one of {', '.join(DATASETS)}.")
-    root = Path(root) if root is not None else data_dir()
-    download = download_allowed() if download is None else download
+    root = Path(root) if root is not None else settings.data_dir()
+    download = settings.download_allowed() if download is None else download
     full, test = _load_raw(name, str(root.resolve()), download)
     val_size = max(0, min(val_size, len(full) // 5))
     order = torch.randperm(len(full), generator=torch.Generator().manual_seed(seed))

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .urlstate import numbers_from_page
+from .sent import numbers
 
 BOX = 20           # the longer side of the digit after scaling
 SIZE = 28          # the frame
@@ -77,7 +77,7 @@ def digit_from_page(sent) -> torch.Tensor | None:
     checked like any user input; None when nothing is drawn."""
     if sent is None or (isinstance(sent, dict) and sent.get("pixels") is None):
         return None
-    values = numbers_from_page(sent.get("pixels") if isinstance(sent, dict) else None, SIZE * SIZE, math.inf)
+    values = numbers(sent.get("pixels") if isinstance(sent, dict) else None, SIZE * SIZE, math.inf)
     if values is None:
         raise DrawingError("bad_page", "The drawing did not arrive intact; draw it again.")
     return torch.tensor(values, dtype=torch.float32).clamp(0, 1).reshape(SIZE, SIZE)

@@ -9,12 +9,13 @@ import torch
 
 from . import latent
 from .models import EncoderDecoder
-from .urlstate import Start, numbers_from_page
+from .sent import numbers
+from .urlstate import Start
 
 
 @dataclass
 class Editor:
-    model: str                       # the name of the model this state belongs to
+    model_name: str                  # the name of the model this state belongs to
     start: Start
     base: torch.Tensor               # (k,) the start code
     code: torch.Tensor               # (k,) the edited code
@@ -36,7 +37,7 @@ class Editor:
 
     def restart(self, model: EncoderDecoder, codes: torch.Tensor, ranges: latent.Ranges, start: Start) -> "Editor":
         """The same model from another start (keeping a code sent from elsewhere as an option)."""
-        return Editor.begin(self.model, model, codes, ranges, start, self.custom, version=self.version)
+        return Editor.begin(self.model_name, model, codes, ranges, start, self.custom, version=self.version)
 
     def take(self, sent) -> bool:
         """Take what the page sent on a release ({version, seq, code}) if it edits this version and
@@ -44,7 +45,7 @@ class Editor:
         the link's bounds (the page is user input too)."""
         if not isinstance(sent, dict) or sent.get("version") != self.version:
             return False
-        seq, values = sent.get("seq"), numbers_from_page(sent.get("code"), self.base.numel())
+        seq, values = sent.get("seq"), numbers(sent.get("code"), self.base.numel())
         if not isinstance(seq, int) or seq <= self.seen or values is None:
             return False
         self.code, self.seen = torch.tensor(values, dtype=torch.float32), seq

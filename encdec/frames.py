@@ -125,6 +125,14 @@ class Recorder:
                 "frames.when": torch.tensor([[f.epoch, f.loss] for f in self.frames], dtype=torch.float32)}
 
 
+def recorder(split: Split, points: int | None = None, seed: int = 0) -> Recorder | None:
+    """The one place a training's recorder is made: frames of `points` images of `split` (chosen from
+    the training's pace when None), or None when the split is empty or `points` is 0."""
+    if not len(split) or points == 0:
+        return None
+    return Recorder(split, min(points, len(split)) if points else None, seed)
+
+
 def from_tensors(tensors: dict) -> tuple[list[Frame], np.ndarray] | None:
     """Frames back from a checkpoint's tensors (None when it has none)."""
     if "frames.xy" not in tensors:

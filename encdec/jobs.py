@@ -17,8 +17,9 @@ from typing import Any, Callable
 import torch
 
 from . import maps
-from .frames import Recorder
-from .checkpoint import CheckpointError, ModelStore
+from .frames import Recorder, recorder
+from .checkpoint import CheckpointError
+from .store import ModelStore
 from .data import Dataset
 from .latent import decoder_output, encode
 from .models import ModelConfig
@@ -146,7 +147,7 @@ def follow_training(job: Job, data: Dataset, callback: Callable) -> Callable:
 
 
 def save_with_map(model, store: ModelStore, name: str, data: Dataset, callback: Callable,
-                  stop: threading.Event) -> str:
+                  stop: threading.Event, recorder: Recorder | None = None) -> str:
     """The last steps of every job that makes a model: its default test-split map (so the map
     opens at once), then the model, saved atomically under a free name. Stop is obeyed until
     the file is written."""
@@ -155,7 +156,7 @@ def save_with_map(model, store: ModelStore, name: str, data: Dataset, callback: 
     mapped = maps.compute(codes, maps.DEFAULT, data.test.labels.numpy())
     check_stop(stop)
     callback(Step(1.0, "job_saving"))
-    saved = store.save(model, name)
+    saved = store.save(model, name, frames=recorder.tensors() if recorder is not None else None)
     path = store.path_for(saved)
     maps.write(maps.cache_path(maps.file_hash(path), "test", len(codes), maps.DEFAULT), mapped,
                maps.file_hash(path), "test")
@@ -165,12 +166,12 @@ def save_with_map(model, store: ModelStore, name: str, data: Dataset, callback: 
 def training(config: ModelConfig, train_config: TrainConfig, data: Dataset, store: ModelStore, name: str,
              owner: str = "") -> Job:
     """A job that trains a model, maps its test codes and saves it; its result is the saved name."""
-    job = Job(name, kind="train", owner=owner, config=config, train_config=train_config, recorder=Recorder(data.val))
+    job = Job(name, kind="train", owner=owner, config=config, train_config=train_config, recorder=recorder(data.val))
 
     def work(callback, stop):
         model = train_model(config, train_config, data, callback=follow_training(job, data, callback), stop=stop,
                             recorder=job.recorder)
-        return save_with_map(model, store, name, data, callback, stop)
+        return save_with_map(model, store, name, data, callback, stop, job.recorder)
 
     job.work = work
     return job
@@ -200,13 +201,13 @@ def probe_model(model, data: Dataset, per_class: int | None, store: ModelStore, 
 def new_decoder(classifier, data: Dataset, decoder: str, epochs: int, limit: int | None, store: ModelStore,
                 name: str, source_name: str, owner: str = "") -> Job:
     """A job that trains a new image decoder on a frozen classifier's code and saves it."""
-    job = Job(name, kind="decoder", owner=owner, train_config=TrainConfig(epochs=epochs), recorder=Recorder(data.val))
+    job = Job(name, kind="decoder", owner=owner, train_config=TrainConfig(epochs=epochs), recorder=recorder(data.val))
 
     def work(callback, stop):
         model = transfer.decoder_from_classifier(classifier, data, decoder=decoder, epochs=epochs, limit=limit,
                                                  source_name=source_name, stop=stop, recorder=job.recorder,
                                                  callback=follow_training(job, data, callback))
-        return save_with_map(model, store, name, data, callback, stop)
+        return save_with_map(model, store, name, data, callback, stop, job.recorder)
 
     job.work = work
     return job

@@ -12,7 +12,7 @@ import torch
 
 from .data import Split
 from .models import EVAL_BATCH, EncoderDecoder
-from .urlstate import numbers_from_page
+from .sent import numbers
 
 
 @torch.inference_mode()
@@ -60,9 +60,6 @@ class Ranges:
     low: torch.Tensor   # (k,)
     high: torch.Tensor  # (k,)
     mean: torch.Tensor  # (k,)
-
-    def clamp(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.maximum(torch.minimum(z, self.high), self.low)
 
 
 def code_ranges(codes: torch.Tensor, lo: float = 1.0, hi: float = 99.0) -> Ranges:
@@ -114,82 +111,9 @@ def interpolate(a: torch.Tensor, b: torch.Tensor, steps: int = 8, method: str = 
     return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / math.sin(omega.item())
 
 
-def arithmetic(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    """code(A) - code(B) + code(C): move C along the direction from B to A."""
-    return a - b + c
-
-
-def digits_of_class(labels: torch.Tensor, digit: int) -> torch.Tensor:
-    return torch.nonzero(labels == digit).flatten()
-
-
-def slant(images: torch.Tensor) -> torch.Tensor:
-    """How far each digit leans: the shear of its ink, d(column)/d(row); 0 is upright.
-    images: (N, 28, 28) or (N,1,28,28) in [0,1] or uint8. Returns (N,)."""
-    x = images.reshape(-1, 28, 28).float()
-    mass = x.sum((1, 2)).clamp_min(1e-6)
-    r = torch.arange(28.0)
-    rows, cols = r[None, :, None], r[None, None, :]
-    mr = (x * rows).sum((1, 2)) / mass
-    mc = (x * cols).sum((1, 2)) / mass
-    cov = (x * (rows - mr[:, None, None]) * (cols - mc[:, None, None])).sum((1, 2)) / mass
-    var = (x * (rows - mr[:, None, None]) ** 2).sum((1, 2)) / mass
-    return -cov / var.clamp_min(1e-6)  # positive: the top leans right
-
-
-def arithmetic_example(labels: torch.Tensor, images: torch.Tensor, digit: int = 7, target: int = 1) -> tuple[int, int, int]:
-    """Indices of (a strongly slanted `digit`, an upright `digit`, an upright `target`) in a split."""
-    s = slant(images)
-    d = digits_of_class(labels, digit)
-    g = digits_of_class(labels, target)
-    return int(d[s[d].argmax()]), int(d[s[d].abs().argmin()]), int(g[s[g].abs().argmin()])
-
-
-def layers(module: torch.nn.Module) -> list[tuple[str, int]]:
-    """The layers that hold weights, in order, with their parameter counts."""
-    out = []
-    for name, m in module.named_modules():
-        own = sum(p.numel() for p in m.parameters(recurse=False))
-        if own:
-            out.append((f"{type(m).__name__} {name}", own))
-    return out
-
-
-@torch.inference_mode()
-def predictions(model: EncoderDecoder, split: Split, batch_size: int = EVAL_BATCH) -> torch.Tensor:
-    """A classifier's predicted class for every image of a split: (N,)."""
-    return torch.cat([model.classify(split.floats(slice(i, i + batch_size)).to(model.device)).argmax(1).cpu()
-                      for i in range(0, len(split), batch_size)])
-
-
-def confusion_matrix(labels: torch.Tensor, predicted: torch.Tensor, classes: int = 10) -> torch.Tensor:
-    """(true, predicted) counts."""
-    labels, predicted = torch.as_tensor(labels).long(), torch.as_tensor(predicted).long()
-    return torch.bincount(labels * classes + predicted, minlength=classes * classes).reshape(classes, classes)
-
-
-def accuracy(matrix: torch.Tensor) -> float:
-    """Share of the confusion matrix on its diagonal."""
-    return float(torch.diag(matrix).sum() / matrix.sum().clamp_min(1))
-
-
-def most_confused(matrix: torch.Tensor) -> tuple[int, int]:
-    """(true class, predicted class) of the most frequent mistake."""
-    off = matrix - torch.diag(torch.diag(matrix))
-    i = int(off.argmax())
-    return i // matrix.shape[1], i % matrix.shape[1]
-
-
-def reconstruction_errors(model: EncoderDecoder, split: Split, codes: torch.Tensor, batch_size: int = EVAL_BATCH):
-    """Each image's squared reconstruction error per pixel: a numpy array (N,)."""
-    out = [((decode(model, codes[i:i + batch_size]) - split.floats(slice(i, i + batch_size))[:, 0]) ** 2).mean((1, 2))
-           for i in range(0, len(split), batch_size)]
-    return torch.cat(out).numpy()
-
-
 def code_from_page(sent, code_dim: int) -> torch.Tensor | None:
     """A code a page sent ({"code": k numbers}), checked like any user input; None when absent or unusable."""
-    values = numbers_from_page(sent.get("code") if isinstance(sent, dict) else None, code_dim)
+    values = numbers(sent.get("code") if isinstance(sent, dict) else None, code_dim)
     return None if values is None else torch.tensor(values, dtype=torch.float32)
 
 

@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .data import DATASETS
-from .nets import DECODERS, DEFAULT_HIDDEN, ENCODERS, PIXELS, make_decoder, make_encoder
+from .nets import DECODERS, DEFAULT_HIDDEN, ENCODERS, PIXELS, deskew, make_decoder, make_encoder
 
 KINDS = ("autoencoder", "vae", "classifier")
 CODE_DIM_RANGE = (2, 64)
@@ -48,6 +48,7 @@ class ModelConfig:
     hidden: int = 0             # width of encoder and decoder; 0 = family default
     dropout: float = 0.0
     dataset: str = "mnist"
+    deskew: bool = False        # make each digit upright by its moments before the encoder reads it (nets.deskew)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -68,6 +69,8 @@ class ModelConfig:
             raise ConfigError(f"Hidden width must be 0 (default) or from 8 to 2048; got {shown(self.hidden)}.")
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"Dropout must be at least 0 and below 1; got {shown(self.dropout)}.")
+        if not isinstance(self.deskew, bool):
+            raise ConfigError(f"Deskew must be true or false; got {shown(self.deskew)}.")
         if self.dataset not in DATASETS:
             raise ConfigError(f"Unknown dataset {shown(self.dataset)}; choose one of {', '.join(DATASETS)}.")
         n = self.num_parameters()
@@ -109,7 +112,6 @@ class EncoderDecoder(nn.Module):
         super().__init__()
         self.config = config
         self.meta: dict = {}
-        self.extras: dict = {}  # tensors saved beside the weights: the code space while it trained (frames.py)
         k = config.code_dim
         enc_hidden = config.hidden or DEFAULT_HIDDEN[config.encoder]
         out = 2 * k if config.kind == "vae" else k
@@ -145,9 +147,13 @@ class EncoderDecoder(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    def _read(self, x: torch.Tensor) -> torch.Tensor:
+        """What the encoder is given: the images, deskewed when the config says so."""
+        return deskew(x) if self.config.deskew else x
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """x: float (N,1,28,28) in [0,1] -> code (N, k); the mean for a VAE."""
-        h = self.encoder(x)
+        h = self.encoder(self._read(x))
         return h[:, : self.config.code_dim] if self.config.kind == "vae" else h
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
@@ -170,7 +176,7 @@ class EncoderDecoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict:
         """Everything the training losses need, in one pass."""
-        h = self.encoder(x)
+        h = self.encoder(self._read(x))
         if self.config.kind == "classifier":
             return {"code": h, "logits": self.decoder(h)}
         if self.config.kind == "vae":
@@ -184,6 +190,16 @@ class EncoderDecoder(nn.Module):
     def num_parameters(self, part: str | None = None) -> int:
         module = self if part is None else getattr(self, part)
         return sum(p.numel() for p in module.parameters())
+
+
+def weight_layers(module: nn.Module) -> list[tuple[str, int]]:
+    """The layers that hold weights, in order, with their parameter counts."""
+    out = []
+    for name, m in module.named_modules():
+        own = sum(p.numel() for p in m.parameters(recurse=False))
+        if own:
+            out.append((f"{type(m).__name__} {name}", own))
+    return out
 
 
 def build(config: ModelConfig) -> EncoderDecoder:

@@ -112,6 +112,33 @@ class DeconvDecoder(nn.Module):
         return self.net(self.fc(z).view(-1, 2 * self.w, 7, 7))
 
 
+def deskew(x: torch.Tensor, limit: float = 1.0) -> torch.Tensor:
+    """Each digit made upright and centred by its moments, as in the classic MNIST results: the
+    shear that takes its ink's slant (covariance of row and column over the variance of rows, at most
+    `limit`) away, about its centre of mass, which moves to the middle. x (N,1,28,28) -> same; an
+    empty image stays as it is. Bilinear, zeros outside (mirrored in the page, live.js)."""
+    n = x.shape[0]
+    img = x.reshape(n, 28, 28)
+    r = torch.arange(28, dtype=x.dtype, device=x.device)
+    mass = img.sum((1, 2))
+    safe = mass.clamp_min(1e-6)
+    rows, cols = r.view(1, 28, 1), r.view(1, 1, 28)
+    cy = (img * rows).sum((1, 2)) / safe
+    cx = (img * cols).sum((1, 2)) / safe
+    dy, dx = rows - cy.view(n, 1, 1), cols - cx.view(n, 1, 1)
+    var = (img * dy * dy).sum((1, 2)) / safe
+    cov = (img * dy * dx).sum((1, 2)) / safe
+    alpha = (cov / var.clamp_min(1e-6)).clamp(-limit, limit)
+    alpha = torch.where(mass > 1e-6, alpha, torch.zeros_like(alpha))
+    cy = torch.where(mass > 1e-6, cy, torch.full_like(cy, 13.5))
+    cx = torch.where(mass > 1e-6, cx, torch.full_like(cx, 13.5))
+    # output pixel (i, j) reads the input at row i + cy - 13.5, column j + alpha (i - 13.5) + cx - 13.5
+    src_r = rows + (cy - 13.5).view(n, 1, 1)                                           # (N, 28, 1)
+    src_c = cols + alpha.view(n, 1, 1) * (rows - 13.5) + (cx - 13.5).view(n, 1, 1)      # (N, 28, 28)
+    grid = torch.stack([src_c, src_r.expand(n, 28, 28)], -1) / 13.5 - 1                 # (N, 28, 28, 2): (x, y)
+    return nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+
+
 def make_encoder(name: str, out_dim: int, hidden: int, dropout: float) -> nn.Module:
     cls = {"mlp": MLPEncoder, "cnn": CNNEncoder, "lstm": LSTMEncoder}[name]
     return cls(out_dim, hidden, dropout)

@@ -15,7 +15,9 @@ import torch
 
 METHODS = ("umap", "pca", "raw")
 METRICS = ("euclidean", "cosine", "manhattan")
-PLACE_K = 10  # neighbours whose map positions a placed code averages
+# Two directions between codes and map positions, each an inverse-distance-weighted mean of neighbours:
+PLACE_NEIGHBOURS = 10  # a new code's place on a map: the mean of its nearest codes' map positions (`place`)
+CODE_NEIGHBOURS = 8    # a place's code: the mean of the codes of its nearest map points (`code_at`; live.js codeAt)
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def nearest(points, queries, k: int, exclude_self: bool = False, chunk: int = 20
     return (torch.cat(dist), torch.cat(idx)) if with_distances else torch.cat(idx)
 
 
-def place(codes, embedding, new_codes, k: int = PLACE_K, exclude_self: bool = False) -> np.ndarray:
+def place(codes, embedding, new_codes, k: int = PLACE_NEIGHBOURS, exclude_self: bool = False) -> np.ndarray:
     """Map positions (M, 2) for new codes (M, dim): the mean of the map positions of their `k`
     nearest codes, each weighted by 1 / distance (a code equal to a mapped one lands on it)."""
     embedding = torch.as_tensor(np.asarray(embedding, dtype=np.float32))
@@ -70,6 +72,16 @@ def place(codes, embedding, new_codes, k: int = PLACE_K, exclude_self: bool = Fa
     w = 1.0 / d.clamp_min(1e-6)
     w = w / w.sum(1, keepdim=True)
     return (w.unsqueeze(2) * embedding[idx]).sum(1).numpy()
+
+
+def code_at(embedding, codes, x: float, y: float, k: int = CODE_NEIGHBOURS) -> np.ndarray:
+    """The code (dim,) of any place (x, y) on a map: the mean of the codes of its `k` nearest map points,
+    each weighted by 1 / distance (on a point, that point's code). The page does the same (codeAt)."""
+    xy = np.asarray(embedding, dtype=np.float64)
+    d = np.sqrt(((xy - np.array([x, y])) ** 2).sum(1))
+    near = np.argsort(d, kind="stable")[:k]
+    w = 1.0 / np.maximum(d[near], 1e-9)
+    return (w[:, None] * np.asarray(codes, dtype=np.float64)[near]).sum(0) / w.sum()
 
 
 class Projector:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch.nn import functional as F
 
-from .augment import DEFAULT_FOR_KIND, PRESETS
+from .augment import DIGITS_ONLY, PRESETS, default_for, mix, written_pool
 from .augment import apply as augment_batch
 from .data import Dataset, Split
 from .models import EVAL_BATCH, EncoderDecoder, losses, shown
@@ -37,9 +37,9 @@ def _whole(v, lo: int, hi: int) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
 
 
-def default_settings(kind: str, encoder: str) -> dict:
+def default_settings(kind: str, encoder: str, dataset: str = "mnist") -> dict:
     """The learning rate and augmentation the Train page and `zoo` start from for a model."""
-    return {"lr": 2e-3 if encoder == "mlp" else 3e-3, "augment": DEFAULT_FOR_KIND[kind]}
+    return {"lr": 2e-3 if encoder == "mlp" else 3e-3, "augment": default_for(kind, dataset)}
 
 
 @dataclass
@@ -174,6 +174,9 @@ def fit(model: EncoderDecoder, data: Dataset, config: TrainConfig | None = None,
     Setting `stop` ends training with TrainingStopped. Returns the history.
     """
     config = TrainConfig(**{**(config.to_dict() if config else {}), **overrides})
+    if config.augment in DIGITS_ONLY and data.name != "mnist":
+        raise TrainingError(f"The {config.augment} augmentation adds written digits, so it is for MNIST only; "
+                            "choose handwriting, shift or none.")
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
@@ -187,6 +190,8 @@ def fit(model: EncoderDecoder, data: Dataset, config: TrainConfig | None = None,
     # warm up over the first 15% of the steps, then anneal: short CPU trainings reach a good loss quickly
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total, pct_start=0.15)
     images, labels = train.images.to(device), train.labels.to(device)
+    augment = PRESETS[config.augment]
+    pool = written_pool(n, config.seed) if augment.styles else None
     history = {"epoch": [], "train_loss": [], "val_loss": []}
     start, step, seen = time.perf_counter(), 0, 0
     running, running_n = 0.0, 0
@@ -197,8 +202,10 @@ def fit(model: EncoderDecoder, data: Dataset, config: TrainConfig | None = None,
             check_stop(stop)
             idx = order[b * config.batch_size:(b + 1) * config.batch_size]
             x = images[idx].unsqueeze(1).float().div_(255.0)  # (B,1,28,28)
-            x = augment_batch(x, PRESETS[config.augment], gen)
             y = labels[idx]
+            if pool is not None:
+                x, y = mix(x, y, pool, augment.styles, gen)
+            x = augment_batch(x, augment, gen)
             loss = losses(model, model(x), x, y)["loss"]
             if not torch.isfinite(loss):
                 raise TrainingError(
@@ -274,26 +281,25 @@ def check_stop(stop: threading.Event | None) -> None:
 
 def train_model(config, train_config: TrainConfig, data: Dataset, *, callback=None,
                 stop: threading.Event | None = None, command: str | None = None,
-                test_limit: int | None = None, recorder=None) -> EncoderDecoder:
-    """Build, train and test a model (on the first `test_limit` test images, all by default);
-    its `meta` holds test metrics, history and recipe, its `extras` the code space as it formed
-    (`recorder`, a frames.Recorder, a new one for None, none for False). A set `stop` raises
-    TrainingStopped at any point, the final test pass included."""
-    from .frames import Recorder
+                test_limit: int | None = None, recorder=None, round_to: torch.dtype | None = None) -> EncoderDecoder:
+    """Build, train and test a model (on the first `test_limit` test images, all by default); its
+    `meta` holds test metrics, history and recipe. `recorder` (frames.recorder) records the code
+    space as it forms: its `tensors()` go to `save`. With `round_to` (torch.float16) the weights are
+    rounded as a half-precision file stores them before they are tested, so the stored metrics are
+    those of the saved model. A set `stop` raises TrainingStopped at any point, the test included."""
+    from .checkpoint import round_weights
     from .models import build
 
-    if recorder is None and len(data.val):
-        recorder = Recorder(data.val)
-    recorder = recorder or None
     if recorder is not None:
         callback = both(recorder, callback)
-
     if config.dataset != data.name:
         raise TrainingError(f"The model is for {config.dataset} but the data is {data.name}.")
     torch.manual_seed(train_config.seed)  # the initial weights are part of the recipe
     model = build(config)
     history = fit(model, data, train_config, callback=callback, stop=stop)
     check_stop(stop)
+    if round_to is not None:
+        round_weights(model.cpu(), round_to)
     test = data.test.head(test_limit)
     metrics = evaluate(model, test)
     check_stop(stop)
@@ -304,7 +310,6 @@ def train_model(config, train_config: TrainConfig, data: Dataset, *, callback=No
         recipe["command"] = command
     model.meta = {"metrics": metrics, "recipe": recipe, "dataset": data.name,
                   "history": {k: history[k] for k in ("epoch", "train_loss", "val_loss")}}
-    model.extras = recorder.tensors() if recorder is not None else {}
     return model.cpu().eval()
 
 

@@ -132,12 +132,13 @@ def decoder_from_classifier(classifier: EncoderDecoder, data: Dataset, decoder: 
                             limit: int | None = None, callback=None, stop=None, seed: int = 0,
                             source_name: str | None = None, recorder=None) -> EncoderDecoder:
     """An autoencoder whose encoder is `classifier`'s, frozen, and whose image decoder is new
-    (with `recorder`, a frames.Recorder, its code space is recorded as it trains: it stays put)."""
+    (with `recorder`, frames.recorder, its code space is recorded as it trains: it stays put)."""
     if not classifier.is_classifier:
         raise TrainingError("Choose a classifier: its code is what the new decoder learns to draw from.")
     config = ModelConfig(kind="autoencoder", encoder=classifier.config.encoder, decoder=decoder,
                          code_dim=classifier.config.code_dim, hidden=classifier.config.hidden,
-                         dropout=classifier.config.dropout, dataset=classifier.config.dataset)
+                         dropout=classifier.config.dropout, dataset=classifier.config.dataset,
+                         deskew=classifier.config.deskew)
     torch.manual_seed(seed)
     model = build(config)
     model.encoder.load_state_dict(classifier.encoder.state_dict())
@@ -146,7 +147,6 @@ def decoder_from_classifier(classifier: EncoderDecoder, data: Dataset, decoder: 
         callback = both(recorder, callback)
     history = fit(model, data, TrainConfig(epochs=epochs, lr=3e-3, seed=seed, limit=limit), callback=callback, stop=stop)
     check_stop(stop)
-    model.extras = recorder.tensors() if recorder is not None else {}
     _describe(model, source_name or classifier.config.title, data, history, "decoder on a frozen classifier encoder",
               decoder=decoder, epochs=epochs, limit=limit)
     return model

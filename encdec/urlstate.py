@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-MAX_ABS = 1e4      # no code value in a trained model comes near this
+from .sent import MAX_ABS
+
 MAX_TEXT = 4000    # characters of a code in a link (64 numbers need far fewer)
 
 
@@ -59,16 +60,6 @@ def parse_start(text: str | None, n_test: int) -> Start:
 def code_to_text(code: torch.Tensor, digits: int = 3) -> str:
     """A code as the comma-separated numbers a link carries (?z=...)."""
     return ",".join(f"{v:.{digits}f}".rstrip("0").rstrip(".") or "0" for v in code.reshape(-1).tolist())
-
-
-def numbers_from_page(values, n: int, limit: float = MAX_ABS) -> list[float] | None:
-    """`n` plain finite numbers, each within +-limit, from what a page sent back (user input too);
-    None for anything else."""
-    if not isinstance(values, (list, tuple)) or len(values) != n or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= limit
-            for v in values):
-        return None
-    return [float(v) for v in values]
 
 
 def code_from_text(text: str, code_dim: int) -> torch.Tensor:

@@ -81,7 +81,7 @@ def _decoder(dec: nn.Module) -> list[dict]:
 def plan(model: EncoderDecoder) -> dict:
     """What the page runs: pixels (784) -> code, and code -> pixels (784) or class probabilities (10)."""
     c = model.config
-    encoder = _encoder(model.encoder)
+    encoder = ([{"op": "deskew"}] if c.deskew else []) + _encoder(model.encoder)
     if c.kind == "vae":
         encoder.append({"op": "take", "n": c.code_dim})  # the mean half of the encoder's output
     decoder = _decoder(model.decoder) + [{"op": "softmax" if model.is_classifier else "sigmoid"}]
@@ -114,10 +114,3 @@ def codes_blob(codes, codes_id: str) -> bytes:
     return safetensors_bytes({"codes": torch.as_tensor(codes).to(torch.float32).contiguous()},
                              metadata={"kind": "codes", "id": codes_id})
 
-
-def page_can_run(model: EncoderDecoder) -> bool:
-    try:
-        plan(model)
-        return True
-    except Unsupported:
-        return False

@@ -14,7 +14,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checkpoint import SUFFIX, CheckpointError, ModelStore
+from .checkpoint import SUFFIX, CheckpointError
+from .store import ModelStore
 
 KEY_BYTES = 24                                   # 192 random bits per browser
 _KEY = re.compile(r"[A-Za-z0-9_-]{32,64}")       # what a browser key may look like

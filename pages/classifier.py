@@ -1,7 +1,8 @@
 import streamlit as st
 import torch
 
-from encdec import latent
+from encdec import latent, metrics
+from encdec.models import weight_layers
 from encdec.data import class_names
 from encdec.imaging import grid
 from encdec.projection import MapSettings
@@ -25,7 +26,7 @@ k = clf.config.code_dim
 
 # -- the split: encoder = layers 1..n-1, decoder = layer n --------------------------------
 st.subheader(t("clf_split"))
-st.graphviz_chart(charts.architecture(latent.layers(clf.encoder), clf.num_parameters("decoder"), {
+st.graphviz_chart(charts.architecture(weight_layers(clf.encoder), clf.num_parameters("decoder"), {
     "encoder": t("clf_encoder_part", n=clf.num_parameters("encoder")),
     "decoder": t("clf_decoder_part", n=clf.num_parameters("decoder")),
     "input": t("arch_input"), "code": t("arch_code", k=k), "head": t("arch_head", k=k), "output": t("arch_output")}))
@@ -50,12 +51,12 @@ with d:
 # -- confusion matrix -----------------------------------------------------------------------
 st.subheader(t("clf_confusion"))
 pred = torch.from_numpy(cache.predictions(clf_info))
-matrix = latent.confusion_matrix(test.labels, pred)
-st.caption(t("clf_accuracy", acc=latent.accuracy(matrix), wrong=int(matrix.sum() - torch.diag(matrix).sum()), n=len(test)))
+matrix = metrics.confusion_matrix(test.labels, pred)
+st.caption(t("clf_accuracy", acc=metrics.accuracy(matrix), wrong=int(matrix.sum() - torch.diag(matrix).sum()), n=len(test)))
 event = st.plotly_chart(charts.confusion(matrix.tolist(), names, t("clf_predicted"), t("clf_true")),
                         on_select="rerun", selection_mode="points", key="clf_matrix")
 points = event.selection.points if event else []
-worst_true, worst_pred = latent.most_confused(matrix)  # the most frequent mistake is shown first
+worst_true, worst_pred = metrics.most_confused(matrix)  # the most frequent mistake is shown first
 st.session_state.setdefault("clf_true", worst_true)
 st.session_state.setdefault("clf_pred", worst_pred)
 c1, c2 = st.columns(2)

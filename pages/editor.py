@@ -1,7 +1,7 @@
 import streamlit as st
 import torch
 
-from encdec import latent
+from encdec import arithmetic, latent
 from encdec.data import class_names
 from encdec.editor import Editor
 from encdec.imaging import code_csv, grid, png_bytes
@@ -27,7 +27,7 @@ request = st.session_state.pop("edit_request", None)  # a code sent from the map
 if request is not None and request[1].numel() == k:
     start, sent = request
     ed = Editor.begin(info.name, model, codes, ranges, start, custom=sent, code=sent, version=ed.version if ed else 0)
-elif ed is None or ed.model != info.name:
+elif ed is None or ed.model_name != info.name:
     start, z = Start("test", 0), None
     if ed is None:  # the first visit: a shared link may say where to start
         try:
@@ -43,7 +43,7 @@ if st.session_state.get("editor") is not ed:
 
 # -- where to start --------------------------------------------------------------------------
 def pick_random() -> None:
-    pool = latent.digits_of_class(test.labels, st.session_state["start_digit"])
+    pool = arithmetic.digits_of_class(test.labels, st.session_state["start_digit"])
     st.session_state["start_index"] = int(pool[torch.randint(len(pool), ()).item()])
 
 
@@ -123,7 +123,7 @@ with st.expander(t("dims_ranked")):
 
 # -- interpolation and arithmetic: chosen here, decoded in the page -------------------------------------
 @st.fragment
-def interpolation() -> None:
+def interpolation_row() -> None:
     st.subheader(t("interpolation"))
     c1, c2 = st.columns(2)
     i = c1.number_input(t("interp_a"), 0, len(test) - 1, value=0, key="interp_a")
@@ -134,10 +134,10 @@ def interpolation() -> None:
 
 
 @st.fragment
-def arithmetic() -> None:
+def arithmetic_row() -> None:
     st.subheader(t("arithmetic"))
     st.caption(t("arith_help"))
-    defaults = latent.arithmetic_example(test.labels, test.images)
+    defaults = arithmetic.arithmetic_example(test.labels, test.images)
     cols = st.columns(3)
     idx = [col.number_input(t(f"arith_{n}"), 0, len(test) - 1, value=v, key=f"arith_{n}")
            for col, n, v in zip(cols, "abc", defaults)]
@@ -145,11 +145,11 @@ def arithmetic() -> None:
         col.image(png(test.floats(i)[0, 0], 3), caption=f"{t(f'arith_{n}')}: {t('input')}")
     terms = [codes[i] for i in idx]
     live.view("arithmetic", {"view": "arithmetic", "model_key": live.model_key(info),
-                             "codes": [z.tolist() for z in (*terms, latent.arithmetic(*terms))],
+                             "codes": [z.tolist() for z in (*terms, arithmetic.arithmetic(*terms))],
                              "names": ["A", "B", "C", t("arith_result")], "classifier": model.is_classifier,
                              "classes": list(names), "text": TEXT})
 
 
 if in_page:
-    interpolation()
-    arithmetic()
+    interpolation_row()
+    arithmetic_row()

@@ -4,13 +4,12 @@ import torch
 from encdec import latent
 from encdec.data import class_names
 from encdec.imaging import grid, map_csv, scatter_png
-from encdec.projection import METRICS, MapSettings, nearest, selected_indices
+from encdec.projection import CODE_NEIGHBOURS, METRICS, MapSettings, nearest, selected_indices
 from encdec.ui import cache, charts, live
 from encdec.ui.common import classifier_for, codes_or_stop, open_in_editor, option_labels, page, png, t
 from encdec.urlstate import Start
 
 SHOW = 24      # selected digits shown as pictures
-PLACE_K = 8    # map points whose codes make the code of a place (inverse-distance weighted)
 
 info = page("page_map", "map_intro")
 model = cache.model(info)
@@ -55,7 +54,7 @@ codes_key = None
 if live.can_run(info):
     map_key, codes_key = live.load_map(info, split, result)
     picked = live.view("explore", {"view": "explore", "model_key": live.model_key(info), "map_key": map_key,
-                                   "codes_key": codes_key, "k": PLACE_K, "grid": result.settings.method == "raw",
+                                   "codes_key": codes_key, "k": CODE_NEIGHBOURS, "grid": result.settings.method == "raw",
                                    "classifier": model.is_classifier, "classes": list(names),
                                    "text": {"help": t("map_explore_help"), "at": t("map_explore_at"),
                                             "kept": t("map_explore_kept"), "grid": t("map_explore_grid"),

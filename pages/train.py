@@ -2,8 +2,8 @@ import streamlit as st
 import torch
 
 from encdec import CODE_DIM_RANGE, KINDS, ModelConfig, TrainConfig, jobs
-from encdec.augment import PRESETS
-from encdec.checkpoint import name_problem
+from encdec.augment import DIGITS_ONLY, PRESETS
+from encdec.store import name_problem
 from encdec.data import DATASET_TITLES, class_names
 from encdec.imaging import grid
 from encdec.models import ConfigError
@@ -78,13 +78,14 @@ if kind != "classifier":
 lo, hi = CODE_DIM_RANGE
 url_int("code", lo, hi, "setting_code", 16)
 url_int("epochs", *EPOCHS_RANGE, "setting_epochs", 3)
-defaults = default_settings(kind, encoder)
+defaults = default_settings(kind, encoder, data_name)
 code_dim = c1.slider(t("train_code"), lo, hi, key="code")
 epochs = c2.number_input(t("train_epochs"), min_value=EPOCHS_RANGE[0], max_value=EPOCHS_RANGE[1], key="epochs")
 lr = c1.select_slider(t("train_lr"), RATES, value=defaults["lr"], format_func=lambda r: f"{r:g}")
 size = c2.select_slider(t("train_size"), SIZES, value=10000, format_func=lambda n: f"{n:,}")
-augment = c1.selectbox(t("train_augment"), list(PRESETS), index=list(PRESETS).index(defaults["augment"]),
-                       format_func=option_labels("augment_"), key=f"augment_{kind}", help=t("train_augment_help"))
+presets = [p for p in PRESETS if data_name == "mnist" or p not in DIGITS_ONLY]
+augment = c1.selectbox(t("train_augment"), presets, index=presets.index(defaults["augment"]),
+                       format_func=option_labels("augment_"), key=f"augment_{kind}_{data_name}", help=t("train_augment_help"))
 st.query_params.update(code=str(code_dim), epochs=str(epochs))
 
 suggested = f"my-{data_name}-{encoder}-{SHORT[kind]}-{code_dim}"

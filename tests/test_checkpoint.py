@@ -40,11 +40,9 @@ def test_interrupted_save_keeps_the_old_model(tmp_path, model, monkeypatch):
     path = encdec.save(model, tmp_path / "m.safetensors", metrics={"v": 1})
     import encdec.checkpoint as ck
 
-    def broken(tensors, filename, metadata):
-        with open(filename, "wb") as f:
-            f.write(b"half")
+    def broken(fd):  # the new file is half written when the save is interrupted
         raise KeyboardInterrupt
-    monkeypatch.setattr(ck, "save_file", broken)
+    monkeypatch.setattr(ck.os, "fsync", broken)
     with pytest.raises(KeyboardInterrupt):
         encdec.save(model, path, metrics={"v": 2})
     assert encdec.load(path).meta["metrics"] == {"v": 1}
@@ -147,8 +145,11 @@ def test_newer_format_version_and_invalid_config_are_refused(tmp_path, model):
 def test_store_sanitises_names_and_never_escapes_its_folder(tmp_path, model):
     store = ModelStore(tmp_path / "store")
     for name in ("../../etc/passwd", "/abs/x", "a b/c?d", "..hidden"):
-        p = store.path_for(name)
-        assert p.parent == store.root and not p.name.startswith(".")
+        saved = store.save(model, name)
+        p = store.path_for(saved)
+        assert p.parent == store.root and not p.name.startswith(".") and p.is_file()
+        with pytest.raises(CheckpointError):  # what is not a name never becomes a path
+            store.path_for(name)
     with pytest.raises(CheckpointError):
         store.path_for("../..")
 
@@ -332,7 +333,7 @@ def test_leftovers_of_killed_saves_are_cleaned_when_the_store_opens(tmp_path, mo
     ("Modèle_ü", "Modèle_ü"), ("a b/c", "a-b-c"), ("../../etc/passwd", "etc-passwd"),
 ])
 def test_model_names_keep_letters_of_every_script(name, stem):
-    from encdec.checkpoint import name_problem, safe_name
+    from encdec.store import name_problem, safe_name
 
     assert safe_name(name) == stem
     assert (name_problem(name) is None) == ("/" not in name)  # a typed name with a slash is questioned
@@ -341,7 +342,7 @@ def test_model_names_keep_letters_of_every_script(name, stem):
 @pytest.mark.parametrize("name,problem", [("", "empty"), ("   ", "empty"), ("!!!", "characters"), ("...", "dots"),
                                           (".hidden", "dots"), ("a\x00b", "characters"), ("x" * 81, "too_long")])
 def test_unusable_names_are_named(name, problem):
-    from encdec.checkpoint import name_problem
+    from encdec.store import name_problem
 
     assert name_problem(name) == problem
 
@@ -368,13 +369,13 @@ def test_error_messages_cut_long_user_input(tmp_path, model):
 
 
 def test_listings_are_read_once_per_file_version(tmp_path, model, monkeypatch):
-    import encdec.checkpoint as ck
+    import encdec.store as st
 
     store = ModelStore(tmp_path)
     store.save(model, "a")
     calls = []
-    original = ck.read_header
-    monkeypatch.setattr(ck, "read_header", lambda p: calls.append(p) or original(p))
+    original = st.read_header
+    monkeypatch.setattr(st, "read_header", lambda p: calls.append(p) or original(p))
     store.list()
     store.list()
     assert len(calls) <= 1
@@ -392,11 +393,10 @@ def test_a_process_killed_while_saving_leaves_no_model_and_its_leftover_is_clean
     root = tmp_path / "store"
     ModelStore(root).save(model, "kept")
     script = (
-        "import sys, time, encdec, encdec.checkpoint as ck\n"
-        "def slow(tensors, filename, metadata):\n"
-        "    open(filename, 'wb').write(b'half a model')\n"
+        "import os, sys, time, encdec\n"
+        "def slow(fd):\n"
         "    print('writing', flush=True); time.sleep(60)\n"
-        "ck.save_file = slow\n"
+        "os.fsync = slow\n"
         "encdec.ModelStore(sys.argv[1]).save(encdec.build(encdec.ModelConfig(code_dim=3)), 'doomed')\n")
     proc = subprocess.Popen([sys.executable, "-c", script, str(root)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert proc.stdout.readline().strip() == "writing"
@@ -410,3 +410,92 @@ def test_a_process_killed_while_saving_leaves_no_model_and_its_leftover_is_clean
     os.utime(leftovers[0], (old, old))
     ModelStore(root)
     assert not list(root.glob(".tmp-*"))
+
+
+# -- one mapping between a name and its file ---------------------------------------------------------
+
+NAMES = ["mine", "我的模型", "Modèle_ü", "a b/c", "../../etc/passwd", "X.safetensors", "X.safetensors.safetensors",
+         "x.SAFETENSORS", "v1.2", "-dash-", "x" * 200, "a" * 75 + ".safetensors" + "b" * 5, "..hidden", "class:X"]
+
+
+@pytest.mark.parametrize("given", NAMES)
+def test_every_name_the_store_accepts_round_trips_to_exactly_its_file(tmp_path, model, given):
+    store = ModelStore(tmp_path / "store")
+    other = store.save(model, "X")                                 # a neighbour that must never be touched
+    name = store.save(model, given)
+    listed = {i.name: i for i in store.list()}
+    assert store.path_for(name) == listed[name].path and listed[name].path.is_file()
+    assert not name.lower().endswith(".safetensors") and len(name) <= 80
+    store.delete(name)
+    assert name not in {i.name for i in store.list()}
+    assert (name == other) or store.path_for(other).is_file()
+
+
+def test_a_file_with_a_double_suffix_is_listed_and_deleted_as_itself(tmp_path, model):
+    """An older upload could leave X.safetensors.safetensors beside X.safetensors: Delete must take the
+    one the card shows, never its neighbour."""
+    store = ModelStore(tmp_path / "store")
+    store.save(model, "X")
+    double = store.root / "X.safetensors.safetensors"
+    double.write_bytes((store.root / "X.safetensors").read_bytes())
+    names = sorted(i.name for i in store.list())
+    assert names == ["X", "X.safetensors"]
+    store.delete("X.safetensors")
+    assert not double.exists() and (store.root / "X.safetensors").is_file()
+    assert store.import_bytes((store.root / "X.safetensors").read_bytes(), "X.safetensors.safetensors") == "X-2"
+
+
+def test_a_half_precision_file_is_half_the_size_and_loads_as_the_rounded_model(tmp_path, model):
+    from encdec.checkpoint import round_weights
+
+    full = encdec.save(model, tmp_path / "full.safetensors")
+    half = encdec.save(model, tmp_path / "half.safetensors", half=True)
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    loaded = encdec.load(half)
+    assert all(v.dtype == model.state_dict()[k].dtype for k, v in loaded.state_dict().items())
+    x = torch.rand(3, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(loaded.encode(x), round_weights(model).encode(x))
+
+
+def _frames(f=3, n=10, labels=None, xy=None):
+    return {"frames.xy": torch.zeros(f, n, 2, dtype=torch.float16) if xy is None else xy,
+            "frames.labels": torch.zeros(n, dtype=torch.uint8) if labels is None else labels,
+            "frames.when": torch.stack([torch.arange(f, dtype=torch.float32), torch.full((f,), 0.5)], 1)}
+
+
+@pytest.mark.parametrize("frames,says", [
+    (_frames(0, 10), "0 frames"), (_frames(3, 0), "0 points"), (_frames(121, 10), "121 frames"),
+    (_frames(2, 2001), "2,001 points"), (_frames(labels=torch.full((10,), 10, dtype=torch.uint8)), "labels"),
+    (_frames(xy=torch.full((3, 10, 2), float("inf"), dtype=torch.float16)), "not finite"),
+])
+def test_frames_beyond_what_a_training_records_are_refused_at_load_and_upload(tmp_path, model, frames, says):
+    from safetensors.torch import save_file
+
+    from encdec.checkpoint import read_frames
+
+    good = encdec.save(model, tmp_path / "good.safetensors")
+    with safe_tensors(good) as (tensors, meta):
+        tensors.update(frames)
+        bad = tmp_path / "bad.safetensors"
+        save_file(tensors, bad, metadata=meta)
+    with pytest.raises(CheckpointError, match=says.replace("(", r"\(")):
+        encdec.checkpoint.check(bad)
+    with pytest.raises(CheckpointError):
+        read_frames(bad)
+    with pytest.raises(CheckpointError):
+        ModelStore(tmp_path / "store").import_bytes(bad.read_bytes(), "bad.safetensors")
+    assert not list((tmp_path / "store").glob("*.safetensors"))
+
+
+def safe_tensors(path):
+    """A file's tensors and metadata, to rewrite them into a hostile file."""
+    import contextlib
+
+    from safetensors import safe_open
+
+    @contextlib.contextmanager
+    def opened():
+        with safe_open(str(path), framework="pt") as f:
+            yield {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
+    return opened()

@@ -92,7 +92,7 @@ def test_the_library_reads_the_idx_files_as_torchvision_does():
     from torchvision import datasets
 
     ours = encdec.load_dataset("mnist", val_size=0)
-    theirs = datasets.MNIST(root=str(encdec.data.data_dir()), train=False)
+    theirs = datasets.MNIST(root=str(encdec.settings.data_dir()), train=False)
     assert torch.equal(ours.test.images, theirs.data) and torch.equal(ours.test.labels, theirs.targets)
 
 
@@ -115,7 +115,7 @@ def test_a_missing_dataset_is_fetched_once_through_torchvision(tmp_path, monkeyp
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     for name in IDX_FILES:
-        (mirror / f"{name}.gz").write_bytes(gzip.compress((encdec.data.data_dir() / "MNIST" / "raw" / name).read_bytes()))
+        (mirror / f"{name}.gz").write_bytes(gzip.compress((encdec.settings.data_dir() / "MNIST" / "raw" / name).read_bytes()))
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mirror))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()

@@ -39,7 +39,7 @@ def test_frames_of_a_model_that_barely_changes_stay_put_and_come_back_after_a_re
     assert all(f.xy.shape == (1000, 2) for f in recorded)
     assert max(_moved(a.xy, b.xy) for a, b in zip(recorded[1:], recorded[:-1])) < 0.05  # aligned: no jumps, no flips
 
-    path = encdec.save(model, tmp_path / "m.safetensors")
+    path = encdec.save(model, tmp_path / "m.safetensors", frames=recorder.tensors())
     reread = subprocess.run(  # a fresh process, as after a restart of the server
         [sys.executable, "-c", "import sys, encdec; from encdec.frames import from_tensors; "
          "f, labels = from_tensors(encdec.checkpoint.read_frames(sys.argv[1])); print(len(f), f[-1].xy[:3].tolist())",
@@ -78,18 +78,18 @@ def test_a_checkpoint_with_foreign_extra_tensors_is_refused(tmp_path, bad):
     import torch
 
     model = encdec.build(ModelConfig(code_dim=3))
-    model.extras = {"frames.xy": torch.zeros(2, 10, 2, dtype=torch.float16), "frames.labels": torch.zeros(10, dtype=torch.uint8),
-                    "frames.when": torch.zeros(2, 2)}
-    path = encdec.save(model, tmp_path / "ok.safetensors")
+    recorded = {"frames.xy": torch.zeros(2, 10, 2, dtype=torch.float16), "frames.labels": torch.zeros(10, dtype=torch.uint8),
+                "frames.when": torch.zeros(2, 2)}
+    path = encdec.save(model, tmp_path / "ok.safetensors", frames=recorded)
     assert len(encdec.checkpoint.read_frames(path)) == 3
     if bad == "shape":
-        model.extras["frames.labels"] = torch.zeros(11, dtype=torch.uint8)
+        recorded["frames.labels"] = torch.zeros(11, dtype=torch.uint8)
     elif bad == "dtype":
-        model.extras["frames.xy"] = torch.zeros(2, 10, 2)
+        recorded["frames.xy"] = torch.zeros(2, 10, 2)
     else:
-        model.extras["evil"] = torch.zeros(1)
+        recorded["evil"] = torch.zeros(1)
     with pytest.raises(ValueError):
-        encdec.save(model, tmp_path / "bad.safetensors")
+        encdec.save(model, tmp_path / "bad.safetensors", frames=recorded)
 
 
 def test_a_long_training_keeps_frames_spread_evenly_over_its_epochs(mnist, monkeypatch):

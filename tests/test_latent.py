@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from encdec import ModelConfig, build, latent
+from encdec import ModelConfig, arithmetic, build, latent, metrics
 from encdec.urlstate import LinkError, Start, code_from_text, code_to_text, parse_bounded_int, parse_link, parse_start
 
 
@@ -18,7 +18,6 @@ def test_slider_ranges_are_percentiles_and_never_empty():
     r = latent.code_ranges(codes)
     assert r.low[0] == pytest.approx(1.0) and r.high[0] == pytest.approx(99.0)
     assert r.low[1] < 3.0 < r.high[1]
-    assert torch.equal(r.clamp(torch.tensor([500.0, 3.0])), torch.tensor([99.0, 3.0]))
 
 
 def test_traversal_sweeps_only_its_own_dimension_around_the_code(ae):
@@ -84,7 +83,7 @@ def test_spherical_interpolation_keeps_the_norm_between_equal_norm_codes():
 
 def test_code_arithmetic_is_a_minus_b_plus_c():
     a, b, c = torch.tensor([3.0, 1.0]), torch.tensor([1.0, 1.0]), torch.tensor([0.0, 5.0])
-    assert torch.equal(latent.arithmetic(a, b, c), torch.tensor([2.0, 5.0]))
+    assert torch.equal(arithmetic.arithmetic(a, b, c), torch.tensor([2.0, 5.0]))
 
 
 def _line(shear: float) -> torch.Tensor:
@@ -95,14 +94,14 @@ def _line(shear: float) -> torch.Tensor:
 
 
 def test_slant_measures_lean():
-    s = latent.slant(torch.stack([_line(0.0), _line(0.5), _line(-0.5)]))
+    s = arithmetic.slant(torch.stack([_line(0.0), _line(0.5), _line(-0.5)]))
     assert abs(s[0]) < 0.05 and s[1] == pytest.approx(0.5, abs=0.05) and s[2] == pytest.approx(-0.5, abs=0.05)
 
 
 def test_arithmetic_example_picks_slanted_and_upright_digits(mnist):
-    a, b, c = latent.arithmetic_example(mnist.test.labels, mnist.test.images)
+    a, b, c = arithmetic.arithmetic_example(mnist.test.labels, mnist.test.images)
     assert mnist.test.labels[a] == 7 and mnist.test.labels[b] == 7 and mnist.test.labels[c] == 1
-    s = latent.slant(mnist.test.images[[a, b, c]])
+    s = arithmetic.slant(mnist.test.images[[a, b, c]])
     assert s[0] > 0.4 and abs(s[1]) < 0.05 and abs(s[2]) < 0.05
 
 
@@ -156,16 +155,16 @@ def test_a_link_starting_from_a_code_needs_the_code():
 def test_confusion_matrix_accuracy_and_the_most_frequent_mistake():
     labels = torch.tensor([0, 0, 1, 1, 1, 2, 2, 2, 2])
     predicted = torch.tensor([0, 1, 1, 2, 2, 2, 2, 0, 2])
-    m = latent.confusion_matrix(labels, predicted, classes=3)
+    m = metrics.confusion_matrix(labels, predicted, classes=3)
     assert m.tolist() == [[1, 1, 0], [0, 1, 2], [1, 0, 3]]
-    assert latent.accuracy(m) == pytest.approx(5 / 9)
-    assert latent.most_confused(m) == (1, 2)
+    assert metrics.accuracy(m) == pytest.approx(5 / 9)
+    assert metrics.most_confused(m) == (1, 2)
 
 
 def test_reconstruction_errors_are_per_image_mse(ae, mnist):
     split = mnist.test.head(50)
     codes = latent.encode_split(ae, split)
-    errors = latent.reconstruction_errors(ae, split, codes, batch_size=16)
+    errors = metrics.reconstruction_errors(ae, split, codes, batch_size=16)
     expected = ((latent.decode(ae, codes) - split.floats()[:, 0]) ** 2).mean((1, 2))
     assert errors.shape == (50,) and torch.allclose(torch.from_numpy(errors), expected, atol=1e-6)
 

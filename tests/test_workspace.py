@@ -4,7 +4,8 @@ from streamlit.testing.v1 import AppTest
 
 import encdec
 from encdec import workspace
-from encdec.checkpoint import CheckpointError, ModelStore
+from encdec.checkpoint import CheckpointError
+from encdec.store import ModelStore
 from tests.conftest import ROOT
 
 

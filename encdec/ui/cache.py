@@ -15,8 +15,9 @@ import numpy as np
 import streamlit as st
 import torch
 
-from .. import latent, maps
-from ..checkpoint import ModelInfo, load
+from .. import latent, maps, metrics
+from ..checkpoint import load
+from ..store import ModelInfo
 from ..data import Dataset, Split, load_dataset
 from ..projection import MapSettings, quality
 from ..settings import data_dir
@@ -83,7 +84,7 @@ def ranges(info: ModelInfo) -> latent.Ranges:
 @st.cache_data(show_spinner=False, max_entries=16)
 def _predictions(path: str, mtime: int, size: int, split_name: str) -> np.ndarray:
     m = _model(path, mtime, size)
-    return latent.predictions(m, split(m.config.dataset, split_name)).numpy()
+    return metrics.predictions(m, split(m.config.dataset, split_name)).numpy()
 
 
 def predictions(info: ModelInfo, split_name: str = "test") -> np.ndarray:
@@ -94,7 +95,7 @@ def predictions(info: ModelInfo, split_name: str = "test") -> np.ndarray:
 @st.cache_data(show_spinner=False, max_entries=16)
 def _errors(path: str, mtime: int, size: int, split_name: str) -> np.ndarray:
     m = _model(path, mtime, size)
-    return latent.reconstruction_errors(m, split(m.config.dataset, split_name), _codes(path, mtime, size, split_name))
+    return metrics.reconstruction_errors(m, split(m.config.dataset, split_name), _codes(path, mtime, size, split_name))
 
 
 def errors(info: ModelInfo, split_name: str = "test") -> np.ndarray:

@@ -51,15 +51,6 @@ def code_bars(edited, start=None, edited_name: str = "", start_name: str = "") -
     return fig
 
 
-def class_strip(probs, names, x_labels) -> go.Figure:
-    """probs: (steps, 10). A heatmap of class probabilities along a path of codes."""
-    fig = go.Figure(go.Heatmap(z=[[float(p) for p in row] for row in probs.T], x=x_labels, y=list(names),
-                               colorscale="Blues", zmin=0, zmax=1))
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10),
-                      xaxis=dict(type="category"), yaxis=dict(type="category"))
-    return fig
-
-
 def latent_map(xy, labels, names, indices=None, values=None, value_name: str = "", marked=None,
                marked_name: str = "", height: int = 650) -> go.Figure:
     """A Scattergl map, one trace per class (the legend toggles classes), each point carrying its

@@ -8,7 +8,7 @@ import streamlit as st
 import torch
 
 from .. import settings
-from ..checkpoint import ModelInfo
+from ..store import ModelInfo
 from ..data import DATASET_TITLES, DATASETS, DataError
 from ..imaging import png_bytes, to_uint8
 from ..jobs import JobQueue

@@ -215,10 +215,36 @@ export function lstm(x, w, prefix, layers, h0, c0) {
   return x;
 }
 
+/** nets.deskew: the digit (1, 28, 28) made upright by its moments and its centre of mass moved to
+ * the middle; bilinear, zeros outside, the slant at most `limit` either way. */
+export function deskew(x, limit = 1) {
+  const img = x.data, out = new Float32Array(784);
+  let mass = 0, cy = 0, cx = 0;
+  for (let i = 0; i < 784; i++) { mass += img[i]; cy += img[i] * Math.floor(i / 28); cx += img[i] * (i % 28); }
+  if (mass <= 1e-6) return {data: Float32Array.from(img), shape: x.shape};
+  cy /= mass; cx /= mass;
+  let variance = 0, cov = 0;
+  for (let i = 0; i < 784; i++) {
+    const dy = Math.floor(i / 28) - cy, dx = (i % 28) - cx;
+    variance += img[i] * dy * dy; cov += img[i] * dy * dx;
+  }
+  const alpha = Math.max(-limit, Math.min(limit, cov / mass / Math.max(variance / mass, 1e-6)));
+  const at = (r, c) => (r >= 0 && r < 28 && c >= 0 && c < 28 ? img[r * 28 + c] : 0);
+  for (let i = 0; i < 28; i++) {
+    const sr = i + cy - 13.5, r0 = Math.floor(sr), fr = sr - r0;
+    for (let j = 0; j < 28; j++) {
+      const sc = j + alpha * (i - 13.5) + cx - 13.5, c0 = Math.floor(sc), fc = sc - c0;
+      out[i * 28 + j] = (1 - fr) * ((1 - fc) * at(r0, c0) + fc * at(r0, c0 + 1)) + fr * ((1 - fc) * at(r0 + 1, c0) + fc * at(r0 + 1, c0 + 1));
+    }
+  }
+  return {data: out, shape: x.shape};
+}
+
 // ---- plans: what Python's encdec/webmodel.py describes, run op by op ----------------------------------
 
 const zeros = (n) => new Float32Array(n);
 const OPS = {
+  deskew: (x) => deskew(x),
   linear: (x, op, w) => linear(x, w[op.weight], op.bias ? w[op.bias] : null),
   conv2d: (x, op, w) => conv2d(x, w[op.weight], op.bias ? w[op.bias] : null, op.stride, op.padding),
   conv_transpose2d: (x, op, w) => convTranspose2d(x, w[op.weight], op.bias ? w[op.bias] : null, op.stride, op.padding),

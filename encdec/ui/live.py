@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ..checkpoint import ModelInfo
+from ..store import ModelInfo
 from ..webmodel import Unsupported, codes_blob, map_blob, weights_blob
 from . import cache
 

@@ -244,6 +244,7 @@ EN = {
     'augment_none': "none",
     'augment_shift': "small shifts",
     'augment_handwriting': "handwriting (rotation, slant, thickness, blur)",
+    'augment_styles': "every writing style (handwriting, plus digits written in many styles)",
     'name_empty': "Give the model a name with at least one letter or digit.",
     'name_too_long': "That name is too long; use at most 80 characters.",
     'name_characters': "A name cannot contain / or \\ or control characters, and needs a letter or digit.",

@@ -244,6 +244,7 @@ ZH = {
     'augment_none': "无",
     'augment_shift': "小幅平移",
     'augment_handwriting': "手写风格（旋转、倾斜、粗细、模糊）",
+    'augment_styles': "各种书写风格（手写风格，并加入多种写法的数字）",
     'name_empty': "请给模型起一个至少包含一个字母或数字的名字。",
     'name_too_long': "名字太长了；最多 80 个字符。",
     'name_characters': "名字不能包含 / 、\\ 或控制字符，并且需要包含字母或数字。",

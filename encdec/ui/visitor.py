@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from .. import settings, workspace
-from ..checkpoint import ModelStore, shipped_store_dir
+from ..store import ModelStore, shipped_store_dir
 from ..workspace import Workspace
 
 LINK_PARAM = "workspace"
