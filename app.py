@@ -21,6 +21,6 @@ if __name__ == "__main__":
     ]
     shell(pages)
 else:
-    from encdec.ui.server import lifespan
+    from encdec.ui.server import lifespan, routes
 
-    app = st.App(__file__, lifespan=lifespan)
+    app = st.App(__file__, lifespan=lifespan, routes=routes())

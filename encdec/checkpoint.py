@@ -60,10 +60,8 @@ def _tensors(model: EncoderDecoder, frames: dict | None, half: bool) -> dict[str
     return tensors
 
 
-def write_temporary(model: EncoderDecoder, folder: Path, info: dict, frames: dict | None = None,
-                    half: bool = False) -> Path:
-    """The whole checkpoint in a hidden temporary file in `folder` (`.tmp-*`, the only kind of file a
-    killed save can leave), with ordinary permissions."""
+def encode(model: EncoderDecoder, info: dict, frames: dict | None = None, half: bool = False) -> bytes:
+    """The whole checkpoint as bytes: the model's weights, its training frames and its description."""
     header = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -72,8 +70,28 @@ def write_temporary(model: EncoderDecoder, folder: Path, info: dict, frames: dic
     }
     if len(header["meta"].encode()) > MAX_HEADER_BYTES // 2:
         raise CheckpointError("This model's description is too large to save; it should never be.")
-    data = safetensors_bytes(_tensors(model, frames, half), metadata=header)
-    return write_bytes(data, folder)
+    return safetensors_bytes(_tensors(model, frames, half), metadata=header)
+
+
+def write_temporary(model: EncoderDecoder, folder: Path, info: dict, frames: dict | None = None,
+                    half: bool = False) -> Path:
+    """The whole checkpoint in a hidden temporary file in `folder` (`.tmp-*`, the only kind of file a
+    killed save can leave), with ordinary permissions."""
+    return write_bytes(encode(model, info, frames, half), folder)
+
+
+def to_bytes(model: EncoderDecoder, *, metrics: dict | None = None, frames: dict | None = None, half: bool = False,
+             **meta) -> bytes:
+    """What `save` would write, as bytes (a worker hands them to the app, which saves them)."""
+    return encode(model, model_info(model, metrics, meta), frames, half)
+
+
+def load_bytes(data: bytes, device: str | torch.device = "cpu") -> EncoderDecoder:
+    """A model from a checkpoint's bytes, checked exactly as `load` checks a file."""
+    with tempfile.TemporaryDirectory(prefix="encdec-") as folder:
+        path = Path(folder) / ("model" + SUFFIX)
+        path.write_bytes(data)
+        return load(path, device)
 
 
 def write_bytes(data: bytes, folder: Path) -> Path:

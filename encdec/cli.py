@@ -237,7 +237,7 @@ def cmd_zoo(a) -> int:
 
 
 def cmd_maps(a) -> int:
-    from . import maps
+    from . import jobs, maps, work
 
     folder = Path(a.dir) if a.dir else store.shipped_store_dir()
     names = a.names or sorted(p.stem for p in folder.glob("*" + checkpoint.SUFFIX))
@@ -245,6 +245,12 @@ def cmd_maps(a) -> int:
         path = folder / f"{name}{checkpoint.SUFFIX}"
         model = checkpoint.load(path)
         data = load_dataset(model.config.dataset)
+        if not a.dry_run:
+            jobs.write_digest(jobs.shipped_digest_path(path, "test"), work.digest(model, data.test), maps.file_hash(path),
+                              "test", half=True)
+            print(f"{name}: digest of the test split -> {jobs.shipped_digest_path(path, 'test').name}", file=sys.stderr)
+        if a.digests_only:
+            continue
         for split in maps.SHIPPED_SPLITS:
             result = maps.build_shipped(model, path, data, split, dry_run=a.dry_run)
             print(f"{name}: {split} map of {len(result.embedding):,} points in {result.seconds:.1f} s -> "
@@ -309,10 +315,11 @@ def parser() -> argparse.ArgumentParser:
     z.add_argument("--print-only", action="store_true", help="print the commands, run nothing")
     z.add_argument("--no-maps", action="store_true", help="train only; leave the shipped maps as they are")
     z.set_defaults(func=cmd_zoo)
-    m = sub.add_parser("maps", help="rebuild the shipped maps (test and training split) of models")
+    m = sub.add_parser("maps", help="rebuild the shipped maps (test and training split) and digests of models")
     m.add_argument("names", nargs="*")
     m.add_argument("--dir", default=None, help="the models' folder (default: models/)")
-    m.add_argument("--dry-run", action="store_true", help="PCA maps instead of UMAP: a quick smoke test")
+    m.add_argument("--dry-run", action="store_true", help="PCA maps instead of UMAP, and no digest: a quick smoke test")
+    m.add_argument("--digests-only", action="store_true", help="only what the pages show of each model (its digest)")
     m.set_defaults(func=cmd_maps)
     return p
 

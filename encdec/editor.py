@@ -1,5 +1,7 @@
-"""The code editor's state: where an edit started, the start code, the edited code, the order of
-the dimensions. Plain data with plain methods; the page only maps its widgets to it.
+"""The code editor's state as Python keeps it: where an edit started, the start code, the edited code,
+the order of the dimensions. The page's element holds what the hand changes; Python needs this state to
+open the editor where a link or another page says, and to draw the pictures itself for a model the
+page cannot run. Plain data with plain methods.
 """
 from __future__ import annotations
 
@@ -21,23 +23,25 @@ class Editor:
     code: torch.Tensor               # (k,) the edited code
     initial: torch.Tensor            # (k,) the code this version began with (what the page starts from)
     order: list[int]                 # dimensions, most influential first
-    effect: torch.Tensor             # (k,) how much sweeping each dimension changes the output
     custom: torch.Tensor | None = None  # a code sent from elsewhere (a drawing, a map point, a link)
     version: int = 0                 # grows whenever the code is set here rather than by the hand
     seen: int = 0                    # the last release of the hand taken for this version
 
     @classmethod
     def begin(cls, name: str, model: EncoderDecoder, codes: torch.Tensor, ranges: latent.Ranges, start: Start,
-              custom: torch.Tensor | None = None, code: torch.Tensor | None = None, version: int = 0) -> "Editor":
-        """A fresh edit of `name` from `start` (its code edited to `code`, when a link says so)."""
+              custom: torch.Tensor | None = None, code: torch.Tensor | None = None, version: int = 0,
+              order=None) -> "Editor":
+        """A fresh edit of `name` from `start` (its code edited to `code`, when a link says so). `order` is the
+        model's order of dimensions (its digest's); without it they are ranked at the start code."""
         base = start_code(start, codes, ranges, custom)
-        order, effect = latent.rank_dimensions(model, base, ranges)
+        order = [int(d) for d in order] if order is not None else latent.rank_dimensions(model, base, ranges)[0]
         first = (code if code is not None else base).clone().float()
-        return cls(name, start, base, first.clone(), first, order, effect, custom, version + 1)
+        return cls(name, start, base, first.clone(), first, order, custom, version + 1)
 
-    def restart(self, model: EncoderDecoder, codes: torch.Tensor, ranges: latent.Ranges, start: Start) -> "Editor":
-        """The same model from another start (keeping a code sent from elsewhere as an option)."""
-        return Editor.begin(self.model_name, model, codes, ranges, start, self.custom, version=self.version)
+    @staticmethod
+    def first() -> Start:
+        """Where an edit starts when nothing says otherwise: the first test digit."""
+        return Start("test", 0)
 
     def take(self, sent) -> bool:
         """Take what the page sent on a release ({version, seq, code}) if it edits this version and

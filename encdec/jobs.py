@@ -1,213 +1,176 @@
-"""Long work in background threads, so a server stays responsive: trainings, linear probes, new
-decoders on frozen encoders. One queue runs them all.
+"""What the app asks of the engine, and what it does with what comes back.
 
-A `Job` carries `work(callback, stop)`: it reports progress through `callback` and ends early when
-`stop` is set. At most `max_running` jobs run at once; later ones wait, first come first served,
-on a condition (no polling), and can see their place. A job's result is set before its status,
-and its error before its status too, so whoever sees a finished status sees why.
+Each function here submits one piece of work (work.py) to an engine (engine.py) and says what to do
+with its outcome in the app's own process: save a new model under a free name in the right store,
+put its map and digest in the cache, release the workspace's reserved place however the job ends.
+The work itself never runs here.
 """
 from __future__ import annotations
 
-import threading
-import traceback
-from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, Callable
+import io
+import json
+import logging
+from pathlib import Path
 
-import torch
+import numpy as np
 
 from . import maps
-from .frames import Recorder, recorder
-from .checkpoint import CheckpointError
-from .store import ModelStore
-from .data import Dataset
-from .latent import decoder_output, encode
+from .engine import Engine, Job
 from .models import ModelConfig
-from . import transfer
-from .train import (Progress, Step, TrainConfig, TrainingError, TrainingStopped, check_stop, objective,
-                    train_model)
+from .projection import MapSettings
+from .store import ModelStore
+from .train import TrainConfig
+from .work import Outcome, Spec
 
-PREVIEW = 6  # test digits whose output is shown while a model trains
-
-
-@dataclass
-class Job:
-    name: str                                  # what the user called it (a model is saved under it)
-    work: Callable[[Callable, threading.Event], Any] | None = None
-    kind: str = "train"                        # train | probe | probe_model | decoder
-    owner: str = ""                            # whose job (a workspace), for per-person limits
-    config: ModelConfig | None = None
-    train_config: TrainConfig | None = None
-    status: str = "queued"                     # queued | running | done | stopped | failed
-    error: str | None = None
-    result: Any = None                         # what `work` returned (a saved name, a table)
-    progress: Progress | Step | None = None
-    curve: list = field(default_factory=list)  # (fraction, train loss or None, val loss or None)
-    preview: torch.Tensor | None = None        # (PREVIEW, ...) outputs of the model so far
-    recorder: Recorder | None = None           # the code space as it forms (frames.py)
-    stop_event: threading.Event = field(default_factory=threading.Event)
-    _wake: Callable[[], None] = field(default=lambda: None, repr=False)
-
-    @property
-    def finished(self) -> bool:
-        return self.status in ("done", "stopped", "failed")
-
-    @property
-    def fraction(self) -> float:
-        return self.progress.fraction if self.progress is not None else 0.0
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self._wake()
-
-    def report(self, progress) -> None:
-        """The callback `work` gets: a training's `Progress` or a `Step`."""
-        self.progress = progress
+log = logging.getLogger(__name__)
 
 
-class JobQueue:
-    def __init__(self, max_running: int = 1):
-        self.max_running = max(1, int(max_running))
-        self._cond = threading.Condition()
-        self._waiting: deque[Job] = deque()
-        self._running: list[Job] = []
+def _saving(store: ModelStore):
+    """An on_done that saves the new model (and puts its map in the cache); returns the saved name."""
+    def on_done(job: Job, outcome: Outcome) -> str:
+        name = store.save_bytes(outcome.checkpoint, job.name)
+        model_hash = maps.bytes_hash(outcome.checkpoint)
+        if outcome.map is not None:
+            maps.store_bytes(maps.cache_path(model_hash, "test", map_size(outcome.map), maps.DEFAULT), outcome.map)
+        if outcome.digest is not None:
+            maps.store_bytes(digest_path(model_hash, "test"), _stamped(outcome.digest, model_hash, "test"))
+        return name
+    return on_done
 
-    def place(self, job: Job) -> int:
-        """1-based place among waiting jobs, 0 once it runs."""
-        with self._cond:
-            return next((i + 1 for i, j in enumerate(self._waiting) if j is job), 0)
 
-    def active(self, owner: str) -> int:
-        """Jobs of `owner` waiting or running."""
-        with self._cond:
-            return sum(j.owner == owner for j in (*self._waiting, *self._running))
+def _holding(job: Job, reservation) -> Job:
+    if reservation is not None:
+        job.on_end.append(lambda _: reservation.release())
+    return job
 
-    def submit(self, job: Job) -> Job:
-        job._wake = self._notify
-        with self._cond:
-            self._waiting.append(job)
-        threading.Thread(target=self._run, args=(job,), daemon=True, name=f"job-{job.kind}").start()
-        return job
 
-    def _notify(self) -> None:
-        with self._cond:
-            self._cond.notify_all()
+def train(engine: Engine, config: ModelConfig, train_config: TrainConfig, store: ModelStore, name: str, *,
+          owner: str = "", reservation=None, gpu: bool = False) -> Job:
+    """A training, its map, and its save under a free name like `name`; its result is the saved name."""
+    spec = Spec("train", {"config": config.to_dict(), "train": train_config.to_dict()}, gpu=gpu)
+    return _holding(engine.submit(spec, "train", owner=owner, name=name, on_done=_saving(store)), reservation)
 
-    def _run(self, job: Job) -> None:
-        with self._cond:  # first come first served, woken when a slot frees or the job is stopped
-            self._cond.wait_for(lambda: job.stop_event.is_set() or
-                                (self._waiting[0] is job and len(self._running) < self.max_running))
-            self._waiting.remove(job)
-            if job.stop_event.is_set():
-                job.status = "stopped"
-                self._cond.notify_all()
-                return
-            self._running.append(job)
-        job.status = "running"
+
+def probe(engine: Engine, model_path: Path, *, owner: str = "") -> Job:
+    """A linear probe on a frozen autoencoder's code; its result is the table (transfer.linear_probe)."""
+    return engine.submit(Spec("probe", {}, Path(model_path).read_bytes()), "train", owner=owner, name="probe")
+
+
+def probe_model(engine: Engine, model_path: Path, per_class: int | None, store: ModelStore, name: str,
+                source_name: str, *, owner: str = "", reservation=None) -> Job:
+    """The linear probe with `per_class` labels a class, saved as a classifier."""
+    spec = Spec("probe_model", {"per_class": per_class, "source_name": source_name}, Path(model_path).read_bytes())
+    return _holding(engine.submit(spec, "train", owner=owner, name=name, on_done=_saving(store)), reservation)
+
+
+def new_decoder(engine: Engine, model_path: Path, decoder: str, epochs: int, limit: int | None, store: ModelStore,
+                name: str, source_name: str, *, owner: str = "", reservation=None) -> Job:
+    """A new image decoder trained on a frozen classifier's code, saved as an autoencoder."""
+    spec = Spec("decoder", {"decoder": decoder, "epochs": epochs, "limit": limit, "source_name": source_name},
+                Path(model_path).read_bytes())
+    return _holding(engine.submit(spec, "train", owner=owner, name=name, on_done=_saving(store)), reservation)
+
+
+def map_fit(engine: Engine, model_path: Path, model_hash: str, split: str, n: int, map_settings: MapSettings, *,
+            owner: str = "") -> Job:
+    """A map of a split's codes with these settings, put in the cache (one waiting fit per visitor)."""
+    def on_done(job: Job, outcome: Outcome):
+        maps.store_bytes(maps.cache_path(model_hash, split, n, map_settings), outcome.map)
+        return True
+    spec = Spec("map", {"split": split, "settings": map_settings.__dict__.copy()}, Path(model_path).read_bytes())
+    return engine.submit(spec, "maps", owner=owner, on_done=on_done, replace="map")
+
+
+# -- digests: what the pages show of a model version, computed once for everyone ----------------------------
+
+DIGEST_VERSION = 1
+DIGEST_KEYS = {"codes": 2, "low": 1, "high": 1, "mean": 1, "effect": 1, "order": 1}
+
+
+def digest_path(model_hash: str, split: str) -> Path:
+    return maps.cache_dir() / f"digest-{DIGEST_VERSION}-{model_hash}-{split}.npz"
+
+
+def shipped_digest_path(model_path: Path, split: str) -> Path:
+    """models/NAME.safetensors -> models/NAME.digest-SPLIT.npz (shipped for the test split)."""
+    return Path(model_path).with_name(f"{Path(model_path).stem}.digest-{split}.npz")
+
+
+def digest(engine: Engine, model_path: Path, model_hash: str, split: str) -> Job:
+    """A model version's digest (work.digest), put in the cache when it comes."""
+    def on_done(job: Job, outcome: Outcome):
+        maps.store_bytes(digest_path(model_hash, split), _stamped(outcome.digest, model_hash, split))
+        return True
+    spec = Spec("digest", {"split": split}, Path(model_path).read_bytes())
+    return engine.submit(spec, "maps", owner="", name=f"digest {split}", on_done=on_done)
+
+
+def _stamped(data: bytes, model_hash: str, split: str) -> bytes:
+    """A digest's arrays with what they belong to (so a file of another model is never taken for this one's)."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        arrays = dict(z)
+    arrays["about"] = np.array(json.dumps({"version": DIGEST_VERSION, "model": model_hash, "split": split}))
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def write_digest(path: Path, arrays: dict, model_hash: str, split: str, half: bool = False) -> None:
+    """A digest's file (`half`: the codes as float16, half the size, as the shipped ones are)."""
+    if half:
+        arrays = {**arrays, "codes": arrays["codes"].astype(np.float16)}
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    maps.store_bytes(path, _stamped(buf.getvalue(), model_hash, split))
+
+
+def read_digest(model_path: Path, model_hash: str, split: str, n: int, code_dim: int) -> dict | None:
+    """A model version's digest: shipped beside it or in the cache, checked (shapes, finiteness, the
+    model it belongs to); None when there is none or it is damaged (then it is made again)."""
+    for path in (shipped_digest_path(model_path, split), digest_path(model_hash, split)):
+        data = maps.read_regular(path)
+        if data is None:
+            continue
         try:
-            job.result = job.work(job.report, job.stop_event)  # work saves nothing once stopped
-            job.status = "done"
-        except TrainingStopped:
-            job.status = "stopped"
-        except (TrainingError, CheckpointError, ValueError) as e:
-            job.error = str(e)
-            job.status = "failed"
-        except Exception as e:  # a bug: keep the server alive, show it, log it
-            job.error = f"{type(e).__name__}: {e}"
-            job.status = "failed"
-            traceback.print_exc()
-        finally:
-            with self._cond:
-                self._running.remove(job)
-                self._cond.notify_all()
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                about = json.loads(str(z["about"]))
+                if about != {"version": DIGEST_VERSION, "model": model_hash, "split": split}:
+                    continue
+                out = {k: z[k] for k in z.files if k != "about"}
+            if out["codes"].shape != (n, code_dim):
+                continue
+            if "order" in out:
+                if any(out[k].shape != (code_dim,) for k in DIGEST_KEYS if k != "codes") or \
+                        sorted(out["order"].tolist()) != list(range(code_dim)):
+                    continue
+            for k, shape in (("predictions", (n,)), ("errors", (n,))):
+                if k in out and out[k].shape != shape:
+                    break
+            else:
+                out["codes"] = out["codes"].astype(np.float32)
+                return out
+        except Exception:  # noqa: BLE001 - damaged: made again
+            log.info("ignoring a damaged digest %s", path)
+    return None
 
 
-def preview(model, x: torch.Tensor) -> torch.Tensor:
-    """Outputs of a model in training for a few inputs, without disturbing its training mode."""
-    was_training = model.training
-    model.eval()
-    try:
-        return decoder_output(model, encode(model, x))
-    finally:
-        model.train(was_training)
+def map_size(data: bytes) -> int:
+    """The number of points of a map's .npz bytes (from its description)."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        return int(json.loads(str(z["about"]))["n"])
 
 
-def follow_training(job: Job, data: Dataset, callback: Callable) -> Callable:
-    """A training callback that keeps the job's loss curve and preview current."""
-    preview_x = data.test.floats(slice(0, PREVIEW))
+def warm(engine: Engine, infos, split: str = "test") -> list[Job]:
+    """Digests of these models that are neither shipped nor cached, queued now (a server starting up)."""
+    from .data import load_dataset
 
-    def on_progress(p: Progress) -> None:
-        if p.phase == "step":
-            job.curve.append((p.fraction, p.loss, None))
-        elif p.phase == "epoch":
-            job.curve.append((p.fraction, None, objective(p.model, p.val)))
-        job.preview = preview(p.model, preview_x)  # six images: cheap at every report
-        callback(p)
-    return on_progress
+    queued = []
+    for info in infos:
+        if info.config is None or info.error:
+            continue
+        n = len(load_dataset(info.config.dataset).split(split))
+        model_hash = maps.file_hash(info.path)
+        if read_digest(info.path, model_hash, split, n, info.config.code_dim) is None:
+            queued.append(digest(engine, info.path, model_hash, split))
+    return queued
 
-
-def save_with_map(model, store: ModelStore, name: str, data: Dataset, callback: Callable,
-                  stop: threading.Event, recorder: Recorder | None = None) -> str:
-    """The last steps of every job that makes a model: its default test-split map (so the map
-    opens at once), then the model, saved atomically under a free name. Stop is obeyed until
-    the file is written."""
-    callback(Step(0.0, "job_map", {"n": len(data.test)}))
-    codes = encode(model, data.test.floats()).numpy()
-    mapped = maps.compute(codes, maps.DEFAULT, data.test.labels.numpy())
-    check_stop(stop)
-    callback(Step(1.0, "job_saving"))
-    saved = store.save(model, name, frames=recorder.tensors() if recorder is not None else None)
-    path = store.path_for(saved)
-    maps.write(maps.cache_path(maps.file_hash(path), "test", len(codes), maps.DEFAULT), mapped,
-               maps.file_hash(path), "test")
-    return saved
-
-
-def training(config: ModelConfig, train_config: TrainConfig, data: Dataset, store: ModelStore, name: str,
-             owner: str = "") -> Job:
-    """A job that trains a model, maps its test codes and saves it; its result is the saved name."""
-    job = Job(name, kind="train", owner=owner, config=config, train_config=train_config, recorder=recorder(data.val))
-
-    def work(callback, stop):
-        model = train_model(config, train_config, data, callback=follow_training(job, data, callback), stop=stop,
-                            recorder=job.recorder)
-        return save_with_map(model, store, name, data, callback, stop, job.recorder)
-
-    job.work = work
-    return job
-
-
-def linear_probe(model, data: Dataset, owner: str = "") -> Job:
-    """A job measuring a linear probe on a frozen autoencoder's code; its result is the table."""
-    job = Job("probe", kind="probe", owner=owner)
-    job.work = lambda callback, stop: transfer.linear_probe(model, data, callback=callback, stop=stop)
-    return job
-
-
-def probe_model(model, data: Dataset, per_class: int | None, store: ModelStore, name: str, source_name: str,
-                owner: str = "") -> Job:
-    """A job that saves the linear probe with `per_class` labels per class as a classifier."""
-    job = Job(name, kind="probe_model", owner=owner)
-
-    def work(callback, stop):
-        probe = transfer.probe_model(model, data, per_class=per_class, source_name=source_name, callback=callback,
-                                     stop=stop)
-        return save_with_map(probe, store, name, data, callback, stop)
-
-    job.work = work
-    return job
-
-
-def new_decoder(classifier, data: Dataset, decoder: str, epochs: int, limit: int | None, store: ModelStore,
-                name: str, source_name: str, owner: str = "") -> Job:
-    """A job that trains a new image decoder on a frozen classifier's code and saves it."""
-    job = Job(name, kind="decoder", owner=owner, train_config=TrainConfig(epochs=epochs), recorder=recorder(data.val))
-
-    def work(callback, stop):
-        model = transfer.decoder_from_classifier(classifier, data, decoder=decoder, epochs=epochs, limit=limit,
-                                                 source_name=source_name, stop=stop, recorder=job.recorder,
-                                                 callback=follow_training(job, data, callback))
-        return save_with_map(model, store, name, data, callback, stop, job.recorder)
-
-    job.work = work
-    return job

@@ -11,10 +11,15 @@ asked; anything else (missing, damaged, another model version) is ignored and re
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import logging
+import math
 import os
+import stat
 import tempfile
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,6 +31,8 @@ from .projection import MapSettings, Projector, quality
 FORMAT = "encdec-map"
 VERSION = 2
 LEVELS = 4095  # steps between a map's bounds on each axis
+MAX_COORDINATE = 1e6  # UMAP and PCA of codes within the link's bounds stay far inside this
+QUALITY = ("knn_code", "knn_map", "trust")
 SHIPPED_SPLITS = ("test", "train")
 DEFAULT = MapSettings()
 
@@ -54,6 +61,11 @@ def file_hash(path: str | os.PathLike) -> str:
     return h.hexdigest()[:16]
 
 
+def bytes_hash(data: bytes) -> str:
+    """What `file_hash` gives for a file holding `data`."""
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
 def cache_dir() -> Path:
     return env.home() / "cache"
 
@@ -74,8 +86,8 @@ def _describe(model_hash: str, split: str, n: int, settings: MapSettings, q: dic
             "settings": asdict(settings), "quality": q, "seconds": seconds}
 
 
-def write(path: Path, m: Map, model_hash: str, split: str) -> None:
-    """Atomically: a temporary file in the same folder, then a rename."""
+def encode(m: Map, model_hash: str, split: str) -> bytes:
+    """A map as the bytes of its .npz file."""
     emb = m.embedding.astype(np.float64)
     lo, hi = emb.min(0), emb.max(0)
     steps = np.round((emb - lo) / np.where(hi > lo, hi - lo, 1.0) * LEVELS).astype(np.uint16)
@@ -83,43 +95,133 @@ def write(path: Path, m: Map, model_hash: str, split: str) -> None:
               "about": np.array(json.dumps(_describe(model_hash, split, len(emb), m.settings, m.quality, m.seconds)))}
     if m.pca is not None:
         arrays["pca_mean"], arrays["pca_components"] = m.pca
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+_warned: set = set()  # cache folders already reported as unusable (one log line each)
+
+
+def store_bytes(path: Path, data: bytes) -> bool:
+    """Write a map file atomically (a temporary file in the same folder, then a rename). A cache
+    that cannot be written (the folder is a file, a disk is full) is logged once and skipped: the
+    page works without it. Returns whether it was written."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return True
+    except OSError as e:
+        if str(path.parent) not in _warned:
+            _warned.add(str(path.parent))
+            logging.getLogger(__name__).warning("maps are not cached in %s (%s); they are computed when asked",
+                                                path.parent, e.strerror or e)
+        return False
+
+
+def write(path: Path, m: Map, model_hash: str, split: str) -> bool:
+    return store_bytes(path, encode(m, model_hash, split))
+
+
+MAX_FILE = 64 * 1024 * 1024  # far above any map of 60,000 points
+_SHAPES = {"steps_hi": ("|u1", 2), "steps_lo": ("|u1", 2), "bounds": ("<f8", 2), "pca_mean": ("<f4", 1),
+           "pca_components": ("<f4", 2)}
+
+
+def read_regular(path: Path) -> bytes | None:
+    """The bytes of `path` if it is a regular file of a sensible size; None for anything else (a
+    folder, a FIFO, a device: opened without blocking and refused before any read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _arrays(data: bytes, n: int, method: str) -> dict | None:
+    """The map's arrays from .npz bytes, every declared dtype and shape checked before a single
+    array is read (a small file may declare a huge one); None when anything differs."""
+    want = {"steps_hi": (n, 2), "steps_lo": (n, 2), "bounds": (2, 2)}
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = {i.filename[:-4]: i for i in z.infolist() if i.filename.endswith(".npy")}
+        if not {"about", *want} <= set(names) or (method == "pca") != ({"pca_mean", "pca_components"} <= set(names)):
+            return None
+        out = {}
+        for key, info in names.items():
+            if key not in want and key not in ("about", "pca_mean", "pca_components"):
+                return None
+            if info.file_size > MAX_FILE:
+                return None
+            with z.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version not in ((1, 0), (2, 0)):
+                    return None
+                reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, fortran, dtype = reader(f)
+                if key == "about":
+                    if dtype.kind != "U" or shape != () or dtype.itemsize > 65536:
+                        return None
+                else:
+                    code, dims = _SHAPES[key]
+                    if dtype.str != code or len(shape) != dims or fortran or (key in want and shape != want[key]):
+                        return None
+                    if key.startswith("pca") and (max(shape) > 64 or min(shape) < 1):
+                        return None
+                out[key] = np.lib.format.read_array(z.open(info), allow_pickle=False)
+    return out
 
 
 def read(path: Path, model_hash: str, split: str, n: int, settings: MapSettings, source: str) -> Map | None:
-    """The map in `path` if it is intact and exactly what is asked for, else None (never raises)."""
+    """The map in `path` if it is intact and exactly what is asked for, else None (never raises,
+    never blocks: only a regular file is read)."""
     start = time.perf_counter()
+    data = read_regular(path)
+    if data is None:
+        return None
     try:
-        with np.load(path, allow_pickle=False) as z:
-            about = json.loads(str(z["about"]))
-            if (about.get("format"), about.get("version"), about.get("model"), about.get("split"), about.get("n")) != \
-                    (FORMAT, VERSION, model_hash, split, n) or about.get("settings") != asdict(settings):
+        z = _arrays(data, n, settings.method)
+        if z is None:
+            return None
+        about = json.loads(str(z["about"]))
+        if not isinstance(about, dict) or (about.get("format"), about.get("version"), about.get("model"),
+                                           about.get("split"), about.get("n")) != (FORMAT, VERSION, model_hash, split, n) \
+                or about.get("settings") != asdict(settings):
+            return None
+        bounds = z["bounds"]
+        if not np.isfinite(bounds).all() or (bounds[1] < bounds[0]).any() or np.abs(bounds).max() > MAX_COORDINATE:
+            return None
+        steps = z["steps_hi"].astype(np.float64) * 256 + z["steps_lo"]
+        if steps.max(initial=0) > LEVELS:
+            return None
+        embedding = (bounds[0] + steps / LEVELS * (bounds[1] - bounds[0])).astype(np.float32)
+        pca = None
+        if settings.method == "pca":
+            pca = (z["pca_mean"], z["pca_components"])
+            if pca[1].shape != (2, pca[0].shape[0]) or not all(np.isfinite(a).all() for a in pca):
                 return None
-            hi, lo, bounds = z["steps_hi"], z["steps_lo"], z["bounds"].astype(np.float64)
-            if hi.shape != (n, 2) or lo.shape != (n, 2) or hi.dtype != np.uint8 or lo.dtype != np.uint8 \
-                    or bounds.shape != (2, 2) or not np.isfinite(bounds).all():
-                return None
-            steps = hi.astype(np.float64) * 256 + lo
-            if steps.max() > LEVELS:
-                return None
-            embedding = (bounds[0] + steps / LEVELS * (bounds[1] - bounds[0])).astype(np.float32)
-            pca = None
-            if settings.method == "pca":
-                pca = (z["pca_mean"].astype(np.float32), z["pca_components"].astype(np.float32))
-                if pca[1].shape != (2, pca[0].shape[0]) or not all(np.isfinite(a).all() for a in pca):
-                    return None
-        q = about.get("quality") or {}
-        q = {k: float(v) for k, v in q.items() if k in ("knn_code", "knn_map", "trust") and isinstance(v, (int, float))}
+        q = about.get("quality") if isinstance(about.get("quality"), dict) else {}
+        q = {k: float(q[k]) for k in QUALITY if isinstance(q.get(k), (int, float)) and not isinstance(q.get(k), bool)
+             and math.isfinite(q[k])}
+        if len(q) != len(QUALITY):
+            q = {}  # measured again when it is shown
         return Map(embedding, settings, time.perf_counter() - start, source, q, pca)
-    except Exception:  # missing, damaged, foreign: never trusted, never a crash
+    except Exception:  # damaged or foreign in some other way: never trusted, never a crash
         return None
 
 
@@ -141,8 +243,11 @@ def find(model_path: Path, model_hash: str, split: str, n: int, settings: MapSet
             return found
     path = cache_path(model_hash, split, n, settings)
     found = read(path, model_hash, split, n, settings, "cache")
-    if found is None and path.exists():
-        path.unlink(missing_ok=True)  # damaged or stale: it will be recomputed
+    if found is None and path.is_file():
+        try:
+            path.unlink()  # damaged or stale: it will be recomputed
+        except OSError:
+            pass
     return found
 
 
@@ -181,4 +286,5 @@ def clean_cache() -> None:
     folder = cache_dir()
     if folder.is_dir():
         for p in folder.glob("*.pkl"):
-            p.unlink(missing_ok=True)
+            if p.is_file():
+                p.unlink(missing_ok=True)

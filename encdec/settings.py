@@ -68,9 +68,43 @@ def download_allowed() -> bool:
     return flag("ENCDEC_DOWNLOAD", True)
 
 
-def max_trainings() -> int:
-    """`ENCDEC_MAX_TRAININGS`: long jobs (trainings, probes) that run at once on a server."""
-    return integer("ENCDEC_MAX_TRAININGS", 1, 1, 64)
+def workers() -> int:
+    """`ENCDEC_WORKERS`: trainings, probes and new decoders that run at once (each in a worker process,
+    or as a task on the Ray cluster); later ones wait in a queue."""
+    return integer("ENCDEC_WORKERS", 1, 1, 64)
+
+
+def map_workers() -> int:
+    """`ENCDEC_MAP_WORKERS`: map fits and model digests that run at once, beside the trainings."""
+    return integer("ENCDEC_MAP_WORKERS", 1, 1, 16)
+
+
+def worker_threads() -> int:
+    """`ENCDEC_WORKER_THREADS`: torch threads of each local worker (0: every core for a training, one
+    for a map)."""
+    return integer("ENCDEC_WORKER_THREADS", 0, 0, 256)
+
+
+def max_queue() -> int:
+    """`ENCDEC_MAX_QUEUE`: trainings that may wait at once on a server; one more is refused with a sentence."""
+    return integer("ENCDEC_MAX_QUEUE", 20, 1, 1000)
+
+
+def ray_cpus() -> int:
+    """`ENCDEC_RAY_CPUS`: the CPUs each piece of long work asks the Ray cluster for (and its torch threads)."""
+    return integer("ENCDEC_RAY_CPUS", 1, 1, 256)
+
+
+def ray_address() -> str | None:
+    """`ENCDEC_RAY_ADDRESS`: run long work on this Ray cluster ('auto', 'host:port' or
+    'ray://host:10001') instead of local worker processes."""
+    raw = os.environ.get("ENCDEC_RAY_ADDRESS", "").strip()
+    if not raw:
+        return None
+    if raw != "auto" and not (raw.startswith("ray://") or ":" in raw) or any(c.isspace() for c in raw) or len(raw) > 200:
+        raise SettingsError(f"ENCDEC_RAY_ADDRESS is {_shown(raw)}; set it to auto, host:port or ray://host:10001, "
+                            "or unset it to run long work on this machine.")
+    return raw
 
 
 def shared() -> bool:

@@ -183,6 +183,15 @@ class ModelStore:
         model.meta = info
         return path.name[: -len(SUFFIX)]
 
+    def save_bytes(self, data: bytes, name: str) -> str:
+        """Save a checkpoint this app made elsewhere (a worker's result) under a free name like `name`."""
+        self._writable()
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = publish(write_bytes(data, self.root), self._candidates(name))
+        if path is None:
+            raise CheckpointError(f"Every name like {shown(safe_name(name))} is taken; choose another name.")
+        return path.name[: -len(SUFFIX)]
+
     def import_bytes(self, data: bytes, name: str) -> str:
         """Check uploaded bytes as `load` and `read_frames` do, then give them a free name in the store;
         returns the name."""

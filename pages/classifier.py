@@ -2,12 +2,13 @@ import streamlit as st
 import torch
 
 from encdec import latent, metrics
-from encdec.models import weight_layers
 from encdec.data import class_names
 from encdec.imaging import grid
+from encdec.models import weight_layers
 from encdec.projection import MapSettings
-from encdec.ui import cache, charts
-from encdec.ui.common import models_of, page, png, probability_chart, t
+from encdec.ui import cache, charts, live, progress, state
+from encdec.ui.common import models_of, owner, page, png, t
+from encdec.ui.state import Key
 
 info = page("page_classifier", "clf_intro", markdown=True)
 dataset_name = info.config.dataset
@@ -16,8 +17,8 @@ if not classifiers:
     st.info(t("clf_none"))
     st.stop()
 names_list = list(classifiers)
-name = st.selectbox(t("page_classifier"), names_list, key="clf_model",
-                    index=names_list.index(info.name) if info.name in names_list else 0)
+name = st.selectbox(t("page_classifier"), names_list, key=Key.CLF_MODEL,
+                    index=names_list.index(info.ref) if info.ref in names_list else 0)
 clf_info = classifiers[name]
 clf = cache.model(clf_info)
 names = class_names(dataset_name)
@@ -34,38 +35,44 @@ st.caption(t("clf_loss"))
 
 # -- one test digit ------------------------------------------------------------------------
 st.subheader(t("clf_one"))
-i = st.number_input(t("start_index"), 0, len(test) - 1, 0, key="clf_index")
-x = test.floats(int(i))
+i = int(st.number_input(t("start_index"), 0, len(test) - 1, 0, key=Key.CLF_INDEX))
+x = test.floats(i)
 code = latent.encode(clf, x)
 logits = latent.logits(clf, code)[0]
 a, b, c, d = st.columns([1, 2, 2, 2])
 a.image(png(x[0, 0], 4), caption=f"{t('input')}: {names[int(test.labels[i])]}")
-b.caption(t("home_code", k=k))
-b.plotly_chart(charts.code_bars(code[0]), key="clf_code")
-c.caption(t("clf_logits"))
-c.plotly_chart(charts.code_bars(logits), key="clf_logits")
+with b:
+    live.view("clf-code", {"view": "bars", "values": [round(float(v), 4) for v in code[0]], "caption": t("home_code", k=k),
+                           "width": 300})
+with c:
+    live.view("clf-logits", {"view": "bars", "values": [round(float(v), 4) for v in logits], "caption": t("clf_logits"),
+                             "labels": list(names), "width": 300})
 with d:
     st.caption(t("probabilities"))
-    probability_chart(latent.class_probabilities(clf, code)[0], names)
+    live.view("clf-probs", {"view": "probs", "probs": [round(float(v), 4) for v in torch.softmax(logits, 0)],
+                            "classes": list(names)})
 
 # -- confusion matrix -----------------------------------------------------------------------
 st.subheader(t("clf_confusion"))
-pred = torch.from_numpy(cache.predictions(clf_info))
+found, making = cache.digest(clf_info)
+if found is None:
+    progress.wait_for(making, "digest-clf", t("preparing_codes", n=len(test)))
+pred = torch.from_numpy(found["predictions"].astype("int64"))
 matrix = metrics.confusion_matrix(test.labels, pred)
 st.caption(t("clf_accuracy", acc=metrics.accuracy(matrix), wrong=int(matrix.sum() - torch.diag(matrix).sum()), n=len(test)))
 event = st.plotly_chart(charts.confusion(matrix.tolist(), names, t("clf_predicted"), t("clf_true")),
-                        on_select="rerun", selection_mode="points", key="clf_matrix")
+                        on_select="rerun", selection_mode="points", key=Key.CLF_MATRIX)
 points = event.selection.points if event else []
 worst_true, worst_pred = metrics.most_confused(matrix)  # the most frequent mistake is shown first
-st.session_state.setdefault("clf_true", worst_true)
-st.session_state.setdefault("clf_pred", worst_pred)
+st.session_state.setdefault(Key.CLF_TRUE, worst_true)
+st.session_state.setdefault(Key.CLF_PRED, worst_pred)
 c1, c2 = st.columns(2)
 clicked = (str(points[0]["y"]), str(points[0]["x"])) if points else None
-if clicked and clicked != st.session_state.get("clf_clicked"):  # a newly clicked cell picks the pair
-    st.session_state["clf_clicked"] = clicked
-    st.session_state["clf_true"], st.session_state["clf_pred"] = (names.index(c) for c in clicked)
-true_c = c1.selectbox(t("clf_true"), range(10), format_func=lambda c: names[c], key="clf_true")
-pred_c = c2.selectbox(t("clf_predicted"), range(10), format_func=lambda c: names[c], key="clf_pred")
+if clicked and clicked != state.get("clf_clicked"):  # a newly clicked cell picks the pair
+    state.put("clf_clicked", clicked)
+    st.session_state[Key.CLF_TRUE], st.session_state[Key.CLF_PRED] = (names.index(v) for v in clicked)
+true_c = c1.selectbox(t("clf_true"), range(10), format_func=lambda v: names[v], key=Key.CLF_TRUE)
+pred_c = c2.selectbox(t("clf_predicted"), range(10), format_func=lambda v: names[v], key=Key.CLF_PRED)
 cell = torch.nonzero((test.labels == true_c) & (pred == pred_c)).flatten()[:40]
 st.caption(t("clf_cell", n=int(matrix[true_c, pred_c]), true=names[true_c], pred=names[pred_c]))
 if len(cell):
@@ -79,12 +86,16 @@ if not autoencoders:
     st.caption(t("clf_no_partner", k=k))
     st.stop()
 ae_names = list(autoencoders)
-ae_name = st.selectbox(t("clf_ae"), ae_names, key="clf_ae",
+ae_name = st.selectbox(t("clf_ae"), ae_names, key=Key.CLF_AE,
                        index=next((j for j, n in enumerate(ae_names) if autoencoders[n].config.encoder == clf.config.encoder), 0))
-labels = test.labels.numpy()
 for col, which in zip(st.columns(2), (clf_info, autoencoders[ae_name])):
     with col:
-        result, pending = cache.map_now(which, "test", MapSettings())
-        st.markdown(f"**{which.name}**" + (f" · {t('map_pca_for_now')}" if pending else ""))
-        st.plotly_chart(charts.latent_map(result.embedding, labels, names, height=420), key=f"clf_map_{which.name}")
-        st.metric(t("map_knn_code"), f"{cache.map_quality(which, 'test', result)['knn_code']:.1%}")
+        shown, fitting = cache.map_now(which, "test", MapSettings(), owner())
+        st.markdown(f"**{which.name}**" + (f" · {t('map_pca_for_now')}" if fitting else ""))
+        if shown is None:
+            st.caption(t("preparing_codes", n=len(test)))
+            continue
+        live.view(f"clf-map-{which.name}", {"view": "points", "blobs": {"map": cache.map_url(which, "test", shown)},
+                                            "classes": list(names), "size": 420})
+        if shown.quality:
+            st.metric(t("map_knn_code"), f"{shown.quality['knn_code']:.1%}")

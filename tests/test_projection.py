@@ -124,6 +124,94 @@ def test_a_damaged_or_foreign_map_file_is_ignored(tmp_path, monkeypatch, damage)
     assert again.source == "computed" and again.embedding.shape == (100, 2)
 
 
+def _rewritten(path, **changes):
+    """A map file rewritten with some arrays changed (plain np.savez, as anyone could)."""
+    with np.load(path) as z:
+        arrays = dict(z)
+    arrays.update(changes)
+    np.savez(path, **arrays)
+
+
+def test_a_map_whose_quality_lacks_a_key_is_used_and_its_quality_measured_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENCDEC_HOME", str(tmp_path))
+    codes = np.random.default_rng(0).normal(size=(100, 4)).astype(np.float32)
+    m = maps.compute(codes, MapSettings("pca"), np.arange(100) % 10)
+    path = maps.cache_path("h", "test", 100, MapSettings("pca"))
+    maps.write(path, m, "h", "test")
+    with np.load(path) as z:
+        about = json.loads(str(z["about"]))
+    del about["quality"]["trust"]
+    _rewritten(path, about=np.array(json.dumps(about)))
+    found = maps.find(tmp_path / "m.safetensors", "h", "test", 100, MapSettings("pca"))
+    assert found is not None and found.quality == {}  # not a KeyError later: measured when shown
+
+
+@pytest.mark.parametrize("bounds", [[[0, 0], [1e300, 1e300]], [[1, 1], [0, 0]], [[0, 0], [np.inf, 1]]])
+def test_a_map_with_absurd_bounds_is_ignored(tmp_path, monkeypatch, bounds):
+    monkeypatch.setenv("ENCDEC_HOME", str(tmp_path))
+    codes = np.random.default_rng(0).normal(size=(100, 4)).astype(np.float32)
+    path = maps.cache_path("h", "test", 100, MapSettings("pca"))
+    maps.write(path, maps.compute(codes, MapSettings("pca")), "h", "test")
+    _rewritten(path, bounds=np.array(bounds, dtype=np.float64))
+    assert maps.find(tmp_path / "m.safetensors", "h", "test", 100, MapSettings("pca")) is None
+
+
+def test_a_small_map_file_declaring_a_huge_array_is_ignored_before_it_is_read(tmp_path, monkeypatch):
+    import resource
+    import time
+    import zipfile
+
+    monkeypatch.setenv("ENCDEC_HOME", str(tmp_path))
+    codes = np.random.default_rng(0).normal(size=(100, 4)).astype(np.float32)
+    path = maps.cache_path("h", "test", 100, MapSettings("pca"))
+    maps.write(path, maps.compute(codes, MapSettings("pca")), "h", "test")
+    # an .npy whose header declares 800 MB, compressed to almost nothing
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((1, 2), np.uint8))
+    header["shape"] = (400_000_000, 2)
+    import io
+    raw = io.BytesIO()
+    np.lib.format.write_array_header_1_0(raw, header)
+    raw.write(bytes(8_000_000))
+    with zipfile.ZipFile(path) as z:
+        kept = {i.filename: z.read(i) for i in z.infolist() if i.filename != "steps_hi.npy"}
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in kept.items():
+            z.writestr(name, data)
+        z.writestr("steps_hi.npy", raw.getvalue())  # the array the map needs, declared far too large
+    assert path.stat().st_size < 1_000_000
+    before, start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
+    assert maps.find(tmp_path / "m.safetensors", "h", "test", 100, MapSettings("pca")) is None
+    assert time.perf_counter() - start < 5 and resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000
+
+
+@pytest.mark.parametrize("odd", ["folder", "fifo"])
+def test_something_other_than_a_file_at_a_map_path_is_ignored_without_blocking(tmp_path, monkeypatch, odd):
+    import os
+    import threading
+
+    monkeypatch.setenv("ENCDEC_HOME", str(tmp_path))
+    path = maps.cache_path("h", "test", 100, MapSettings("pca"))
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path) if odd == "fifo" else path.mkdir()
+    found = []
+    reader = threading.Thread(target=lambda: found.append(maps.find(tmp_path / "m.safetensors", "h", "test", 100,
+                                                                    MapSettings("pca"))), daemon=True)
+    reader.start()
+    reader.join(10)
+    assert not reader.is_alive() and found == [None]
+    codes = np.random.default_rng(0).normal(size=(100, 4)).astype(np.float32)
+    assert maps.get(tmp_path / "m.safetensors", "h", codes, None, "test", MapSettings("pca")).source == "computed"
+
+
+def test_a_cache_folder_that_is_a_file_leaves_maps_working_with_one_log_line(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("ENCDEC_HOME", str(tmp_path))
+    (tmp_path / "cache").write_text("not a folder")
+    codes = np.random.default_rng(0).normal(size=(100, 4)).astype(np.float32)
+    for _ in range(3):
+        assert maps.get(tmp_path / "m.safetensors", "h", codes, None, "test", MapSettings("pca")).source == "computed"
+    assert len([r for r in caplog.records if "not cached" in r.getMessage()]) == 1
+
+
 def test_old_pickled_reducers_are_removed_from_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("ENCDEC_HOME", str(tmp_path))
     maps.cache_dir().mkdir(parents=True)

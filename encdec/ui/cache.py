@@ -1,47 +1,47 @@
-"""Every value the app keeps between script runs, in one place.
+"""Every value the app keeps between script runs, for everyone, in one place: one function per value.
 
-Whatever depends on a model is keyed on its file's (path, modification time in ns, size), read
-afresh at each call, so a model deleted and retrained under the same name never shows a stale
-code, map or figure. Datasets are keyed on their folder. Maps that need computing are computed
-in one background thread per server (first asked, first done) while the page shows PCA.
+Whatever belongs to a model is keyed on the version of its file (`ModelInfo.version`: path, time and
+size, read at each listing), so a model deleted and retrained under the same name never shows a stale
+code, map or picture; everything else is computed once per model version for all visitors. What takes
+long (a model version's digest, a map fit) is never computed here: it is asked of the engine, found
+again here once it is in the cache, and meanwhile the page says it is coming.
 """
 from __future__ import annotations
 
 import threading
-from pathlib import Path
-from concurrent.futures import Future
 
 import numpy as np
 import streamlit as st
 import torch
+from safetensors.torch import save as safetensors_bytes
 
-from .. import latent, maps, metrics
-from ..checkpoint import load
-from ..store import ModelInfo
+from .. import engine, jobs, maps
+from ..checkpoint import load, read_frames
 from ..data import Dataset, Split, load_dataset
-from ..projection import MapSettings, quality
+from ..latent import Ranges
+from ..projection import MapSettings
 from ..settings import data_dir
+from ..store import ModelInfo
+from ..webmodel import Unsupported, weights_blob
+from . import blobs
+
+BY_VERSION = {ModelInfo: lambda info: info.version}
 
 
-def file_key(info: ModelInfo) -> tuple[str, int, int]:
-    stat = info.path.stat()
-    return str(info.path), stat.st_mtime_ns, stat.st_size
-
-
-# -- datasets ---------------------------------------------------------------------------------
+# -- datasets ---------------------------------------------------------------------------------------
 
 @st.cache_resource(show_spinner=False)
 def _dataset(name: str, folder: str) -> Dataset:
     return load_dataset(name, folder)
 
 
-@st.cache_resource(show_spinner=False)
-def _split(name: str, split: str, folder: str) -> Split:
-    return _dataset(name, folder).split(split)
-
-
 def dataset(name: str) -> Dataset:
     return _dataset(name, str(data_dir().resolve()))
+
+
+@st.cache_resource(show_spinner=False)
+def _split(name: str, split_name: str, folder: str) -> Split:
+    return _dataset(name, folder).split(split_name)
 
 
 def split(dataset_name: str, name: str) -> Split:
@@ -49,101 +49,77 @@ def split(dataset_name: str, name: str) -> Split:
     return _split(dataset_name, name, str(data_dir().resolve()))
 
 
-# -- a model and what it makes ------------------------------------------------------------------
+@st.cache_data(show_spinner=False)
+def arithmetic_example(dataset_name: str) -> tuple[int, int, int]:
+    """The editor's default A - B + C: a slanted and an upright 7, and an upright 1 (arithmetic.arithmetic_example)."""
+    from ..arithmetic import arithmetic_example as example
 
-@st.cache_resource(show_spinner=False, max_entries=24)
-def _model(path: str, mtime: int, size: int):
-    return load(path)
+    test = split(dataset_name, "test")
+    return example(test.labels, test.images)
 
 
+def atlas_url(dataset_name: str, split_name: str) -> str:
+    """The address of a split's digits (8-bit pictures and labels) for the page: one blob per dataset and split."""
+    def make():
+        s = split(dataset_name, split_name)
+        return safetensors_bytes({"images": s.images.reshape(len(s), 784).contiguous(),
+                                  "labels": s.labels.to(torch.uint8)}, metadata={"kind": "atlas"})
+    return blobs.put(blobs.key_of("atlas", dataset_name, split_name, str(data_dir().resolve())), make, compress=True)
+
+
+# -- a model --------------------------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False, max_entries=24, hash_funcs=BY_VERSION)
 def model(info: ModelInfo):
-    return _model(*file_key(info))
+    return load(info.path)
 
 
-@st.cache_resource(show_spinner=False, max_entries=24)
-def _codes(path: str, mtime: int, size: int, split_name: str) -> torch.Tensor:
-    m = _model(path, mtime, size)
-    return latent.encode_split(m, split(m.config.dataset, split_name))
-
-
-def codes(info: ModelInfo, split_name: str = "test") -> torch.Tensor:
-    """Codes (N, k) of every image of a split."""
-    return _codes(*file_key(info), split_name)
-
-
-@st.cache_resource(show_spinner=False, max_entries=24)
-def _ranges(path: str, mtime: int, size: int) -> latent.Ranges:
-    return latent.code_ranges(_codes(path, mtime, size, "test"))
-
-
-def ranges(info: ModelInfo) -> latent.Ranges:
-    """Per-dimension slider ranges from the test split's codes."""
-    return _ranges(*file_key(info))
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _predictions(path: str, mtime: int, size: int, split_name: str) -> np.ndarray:
-    m = _model(path, mtime, size)
-    return metrics.predictions(m, split(m.config.dataset, split_name)).numpy()
-
-
-def predictions(info: ModelInfo, split_name: str = "test") -> np.ndarray:
-    """A classifier's predicted class for every image of a split."""
-    return _predictions(*file_key(info), split_name)
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _errors(path: str, mtime: int, size: int, split_name: str) -> np.ndarray:
-    m = _model(path, mtime, size)
-    return metrics.reconstruction_errors(m, split(m.config.dataset, split_name), _codes(path, mtime, size, split_name))
-
-
-def errors(info: ModelInfo, split_name: str = "test") -> np.ndarray:
-    """Each image's reconstruction error (MSE per pixel) for an autoencoder."""
-    return _errors(*file_key(info), split_name)
-
-
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _hash(path: str, mtime: int, size: int) -> str:
-    return maps.file_hash(path)
-
-
+@st.cache_resource(show_spinner=False, max_entries=128, hash_funcs=BY_VERSION)
 def model_hash(info: ModelInfo) -> str:
-    return _hash(*file_key(info))
+    return maps.file_hash(info.path)
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _weights(path: str, mtime: int, size: int) -> bytes:
-    from ..webmodel import weights_blob
+@st.cache_resource(show_spinner=False, max_entries=64, hash_funcs=BY_VERSION)
+def weights_url(info: ModelInfo) -> str | None:
+    """The address of the model's weights and plan for the page; None when the page cannot run it."""
+    try:
+        data = weights_blob(model(info), model_hash(info))
+    except Unsupported:
+        return None
+    return blobs.put(blobs.key_of("model", model_hash(info)), lambda: data)
 
-    return weights_blob(_model(path, mtime, size))
+
+@st.cache_resource(show_spinner=False, max_entries=64, hash_funcs=BY_VERSION)
+def frames_url(info: ModelInfo) -> str | None:
+    """The address of the code space as the model trained (None when it has none)."""
+    recorded = read_frames(info.path)
+    if not recorded:
+        return None
+    tensors = {"xy": recorded["frames.xy"].float().contiguous(), "labels": recorded["frames.labels"],
+               "when": recorded["frames.when"]}
+    return blobs.put(blobs.key_of("frames", model_hash(info)), lambda: safetensors_bytes(tensors, metadata={"kind": "frames"}))
 
 
-def weights(info: ModelInfo) -> bytes:
-    """The model's weights as one safetensors blob, for the page to run the model itself."""
-    return _weights(*file_key(info))
+@st.cache_resource(show_spinner=False, max_entries=64, hash_funcs=BY_VERSION)
+def first_digit(info: ModelInfo) -> tuple[torch.Tensor, list[float], object]:
+    """The first test digit through the model: the image (28, 28), its code, and what the decoder makes
+    of it (an image, or a classifier's class probabilities as a list)."""
+    from .. import latent
+
+    m = model(info)
+    x = split(m.config.dataset, "test").floats(0)
+    code = latent.encode(m, x)
+    out = latent.decoder_output(m, code)[0]
+    return x[0, 0], [round(float(v), 4) for v in code[0]], out.tolist() if m.is_classifier else out
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def time_estimate(config, epochs: int, size: int) -> float:
-    """Seconds a training of `config` would take here, measured on a few batches (kept per setting)."""
+    """Seconds a training of `config` would take, measured once per setting on two small batches."""
     from ..models import build
     from ..train import TrainConfig, estimate_seconds
 
     return estimate_seconds(build(config), TrainConfig(epochs=epochs, limit=size), size)
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _frames(path: str, mtime: int, size: int):
-    from ..checkpoint import read_frames
-    from ..frames import from_tensors
-
-    return from_tensors(read_frames(path))
-
-
-def frames(info: ModelInfo):
-    """(frames, labels) of the code space as the model trained, or None when none were recorded."""
-    return _frames(*file_key(info))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -154,101 +130,124 @@ def ink_of_picture(data: bytes) -> np.ndarray:
     return ink_from_image(data)
 
 
-# -- maps -------------------------------------------------------------------------------------
+# -- what the pages show of a model version: its digest ---------------------------------------------------
 
-class _Background:
-    """Maps computed one at a time in daemon threads (a server that stops does not wait for them)."""
-
-    def __init__(self):
-        self.turn = threading.Lock()  # one UMAP at a time: a server has few cores
-
-    def submit(self, fn, *args) -> Future:
-        future = Future()
-
-        def run():
-            with self.turn:
-                try:
-                    future.set_result(fn(*args))
-                except Exception as e:  # noqa: BLE001 - handed to whoever waits on the future
-                    future.set_exception(e)
-        threading.Thread(target=run, daemon=True, name="map").start()
-        return future
+_pending: dict = {}  # (model hash, split) -> the engine's Job making that digest
+_pending_lock = threading.Lock()
 
 
-@st.cache_resource(show_spinner=False)
-def _background() -> tuple[_Background, dict, threading.Lock]:
-    return _Background(), {}, threading.Lock()
-
-
-@st.cache_resource(show_spinner=False, max_entries=32)
-def _found_map(path: str, mtime: int, size: int, split_name: str, settings: MapSettings) -> maps.Map:
-    """A shipped or cached map; raises LookupError when there is none (a raise is not cached,
-    so a later call looks again)."""
-    n = len(split(_model(path, mtime, size).config.dataset, split_name))  # the codes are not needed to look
-    found = maps.find(Path(path), _hash(path, mtime, size), split_name, n, settings)
+@st.cache_resource(show_spinner=False, max_entries=48, hash_funcs=BY_VERSION)
+def _digest_found(info: ModelInfo, split_name: str) -> dict:
+    """A digest that is there (shipped or cached); LookupError otherwise (a raise is not kept, so the
+    next call looks again)."""
+    n = len(split(info.config.dataset, split_name))
+    found = jobs.read_digest(info.path, model_hash(info), split_name, n, info.config.code_dim)
     if found is None:
-        raise LookupError(path)
+        raise LookupError(info.name)
     return found
 
 
-def _labels(info: ModelInfo, split_name: str) -> np.ndarray:
-    return split(info.config.dataset, split_name).labels.numpy()
-
-
-@st.cache_resource(show_spinner=False, max_entries=32)
-def _quick_map(path: str, mtime: int, size: int, split_name: str, settings: MapSettings) -> maps.Map:
-    """A PCA or raw map, computed at once (no quality: it is measured when shown)."""
-    return maps.compute(_codes(path, mtime, size, split_name).numpy(), settings)
-
-
-def map_ready(info: ModelInfo, split_name: str, settings: MapSettings) -> bool:
-    """Whether the map asked for is shipped or cached (shown without computing any code)."""
+def digest(info: ModelInfo, split_name: str = "test") -> tuple[dict | None, object]:
+    """The model version's digest (work.digest: codes, slider ranges, the order of the dimensions, the
+    predictions or errors), or (None, the Job making it): one job for everyone who asks."""
     try:
-        _found_map(*file_key(info), split_name, settings)
-        return True
-    except LookupError:
-        return False
-
-
-def map_now(info: ModelInfo, split_name: str, settings: MapSettings) -> tuple[maps.Map, bool]:
-    """The map asked for if it exists (shipped, cached or computed); a PCA or raw map is computed
-    at once; a UMAP that does not exist yet computes in the background (and lands in the cache)
-    while a PCA map of the same codes is returned. Returns (map, whether the asked-for map is
-    still computing)."""
-    key = (*file_key(info), split_name, settings)
-    pool, futures, lock = _background()
-    try:
-        found = _found_map(*key)
-        with lock:
-            futures.pop(key, None)
-        return found, False
+        return _digest_found(info, split_name), None
     except LookupError:
         pass
-    if settings.method != "umap":
-        return _quick_map(*key), False
-    with lock:
-        future: Future | None = futures.get(key)
-        if future is None or (future.done() and future.exception() is not None):
-            futures[key] = future = pool.submit(maps.get, info.path, model_hash(info), codes(info, split_name).numpy(),
-                                                _labels(info, split_name), split_name, settings)
-    if future.done():
-        return future.result(), False  # raises what the computation raised
-    return _quick_map(*key[:4], MapSettings("pca")), True
+    key = (model_hash(info), split_name)
+    with _pending_lock:
+        job = _pending.get(key)
+        if job is None or job.status in ("failed", "stopped"):
+            if job is not None and job.status == "failed":
+                raise RuntimeError(job.error)
+            _pending[key] = job = jobs.digest(engine.shared(), info.path, key[0], split_name)
+    if job.status == "done":
+        return _digest_found(info, split_name), None
+    return None, job
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _quality(path: str, mtime: int, size: int, split_name: str, settings: MapSettings, source: str,
-             _embedding: np.ndarray) -> dict:
-    m = _model(path, mtime, size)
-    return quality(_codes(path, mtime, size, split_name).numpy(), _embedding,
-                   split(m.config.dataset, split_name).labels.numpy())
+def codes(found: dict) -> torch.Tensor:
+    return torch.from_numpy(found["codes"])
 
 
-def map_quality(info: ModelInfo, split_name: str, m: maps.Map) -> dict:
-    """5-NN accuracy in code space and on the map, and trustworthiness; measured once per map
-    (shipped and cached maps carry it in their file)."""
-    if not m.quality:
-        m.quality = _quality(*file_key(info), split_name, m.settings, m.source, m.embedding)
-        if m.source == "cache":
-            maps.remember_quality(model_hash(info), split_name, m)
-    return m.quality
+def ranges(found: dict) -> Ranges:
+    return Ranges(torch.from_numpy(found["low"]), torch.from_numpy(found["high"]), torch.from_numpy(found["mean"]))
+
+
+@st.cache_resource(show_spinner=False, max_entries=48, hash_funcs=BY_VERSION)
+def codes_url(info: ModelInfo, split_name: str) -> str:
+    found = _digest_found(info, split_name)
+    tensors = {"codes": torch.from_numpy(found["codes"])}
+    return blobs.put(blobs.key_of("codes", model_hash(info), split_name),
+                     lambda: safetensors_bytes(tensors, metadata={"kind": "codes"}))
+
+
+@st.cache_resource(show_spinner=False, max_entries=48, hash_funcs=BY_VERSION)
+def values_url(info: ModelInfo, split_name: str) -> str | None:
+    """The address of per-point values for the map's colours: a classifier's predictions or an
+    autoencoder's reconstruction errors (from the digest)."""
+    found = _digest_found(info, split_name)
+    tensors = {k: torch.from_numpy(found[k].astype(np.float32)) for k in ("predictions", "errors") if k in found}
+    if not tensors:
+        return None
+    return blobs.put(blobs.key_of("values", model_hash(info), split_name),
+                     lambda: safetensors_bytes(tensors, metadata={"kind": "values"}))
+
+
+# -- maps -------------------------------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False, max_entries=48, hash_funcs=BY_VERSION)
+def _map_found(info: ModelInfo, split_name: str, settings: MapSettings) -> maps.Map:
+    """A shipped or cached map; LookupError when there is none."""
+    n = len(split(info.config.dataset, split_name))
+    found = maps.find(info.path, model_hash(info), split_name, n, settings)
+    if found is None:
+        raise LookupError(info.name)
+    return found
+
+
+@st.cache_resource(show_spinner=False, max_entries=32, hash_funcs=BY_VERSION)
+def _quick_map(info: ModelInfo, split_name: str) -> maps.Map:
+    """PCA of the split's codes (milliseconds), shown while another map is fitted."""
+    return maps.compute(_digest_found(info, split_name)["codes"], MapSettings("pca"))
+
+
+_fits: dict = {}   # (model hash, split, settings, owner) -> the engine's Job fitting that map
+_fits_lock = threading.Lock()
+
+
+def map_now(info: ModelInfo, split_name: str, settings: MapSettings, owner: str) -> tuple[maps.Map | None, object]:
+    """The map asked for when it is there (shipped or cached); else (a PCA of the codes to show meanwhile,
+    or None while even the codes are coming, and the Job fitting it: one waiting fit per visitor)."""
+    try:
+        return _map_found(info, split_name, settings), None
+    except LookupError:
+        pass
+    key = (model_hash(info), split_name, settings)
+    with _fits_lock:
+        job = _fits.get(key)
+        if job is None or job.status in ("stopped", "failed"):
+            if job is not None and job.status == "failed":
+                _fits.pop(key)
+                raise RuntimeError(job.error)
+            n = len(split(info.config.dataset, split_name))
+            _fits[key] = job = jobs.map_fit(engine.shared(), info.path, key[0], split_name, n, settings, owner=owner)
+    if job.status == "done":
+        return _map_found(info, split_name, settings), None
+    try:
+        return _quick_map(info, split_name), job
+    except LookupError:
+        return None, job
+
+
+def map_url(info: ModelInfo, split_name: str, m: maps.Map) -> str:
+    """The address of a map's positions and labels (known before any code is)."""
+    labels = split(info.config.dataset, split_name).labels
+    key = blobs.key_of("map", model_hash(info), split_name, m.settings, m.source)
+
+    def make():
+        tensors = {"xy": torch.from_numpy(np.ascontiguousarray(m.embedding, dtype=np.float32)),
+                   "labels": labels.to(torch.uint8)}
+        return safetensors_bytes(tensors, metadata={"kind": "map", "raw": "1" if m.settings.method == "raw" else "0",
+                                                    "method": m.settings.method})
+    return blobs.put(key, make)

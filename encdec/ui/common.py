@@ -1,4 +1,4 @@
-"""Shell pieces every page uses: the language, the frame and sidebar, the model stores, the job queue."""
+"""Shell pieces every page uses: the language, the frame and sidebar, the model stores, places for new models."""
 from __future__ import annotations
 
 import threading
@@ -7,28 +7,32 @@ import numpy as np
 import streamlit as st
 import torch
 
-from .. import settings
-from ..store import ModelInfo
+from .. import engine, settings
 from ..data import DATASET_TITLES, DATASETS, DataError
+from ..engine import EngineError
 from ..imaging import png_bytes, to_uint8
-from ..jobs import JobQueue
 from ..settings import SettingsError
-from . import cache, charts
+from ..store import ModelInfo
+from ..workspace import QuotaError
+from . import state, visitor
+from .state import Key, Link
 from .text import LANGUAGES, text
-from .visitor import (adopt_link_key, class_store, current, login_configured, my_store,  # noqa: F401 - pages use them
-                      remember_browser_key, shared_mode, shipped_store)
 
 _run = threading.local()  # each session's script runs in its own thread
 
 
 def _frame(where: str | None = None) -> None:
     """Page settings and the sidebar; `where` is the page being opened (None when not known)."""
-    st.set_page_config(page_title=text(lang(), "app_title"), page_icon=":material/tune:", layout="wide")
-    try:  # a bad setting or a missing dataset is said once, here, on every page
-        settings.home(), settings.max_trainings(), settings.data_dir()
-        st.session_state["current"] = sidebar(where)
-        cache.dataset(st.session_state.get("data", "mnist"))
-    except (SettingsError, DataError) as e:
+    st.set_page_config(page_title=text(lang(), "app_title"), page_icon=":material/tune:", layout="wide",
+                       initial_sidebar_state="collapsed" if state.link(Link.PRESENT) == "1" else "auto")
+    try:  # a bad setting, a missing dataset or a cluster that does not answer is said once, here, on every page
+        settings.home(), settings.workers(), settings.data_dir(), settings.ray_address()
+        state.put("current", sidebar(where))
+        from . import cache
+
+        cache.dataset(st.session_state.get(Key.DATA, "mnist"))
+        engine.shared()
+    except (SettingsError, DataError, EngineError) as e:
         st.error(str(e))
         st.stop()
 
@@ -37,7 +41,7 @@ def shell(pages: list) -> None:
     """The page frame and sidebar, then the chosen page (called by app.py only)."""
     # Navigation first: the browser must know the page before anything in the sidebar (the workspace
     # key, on a classroom server) can ask for a rerun, or that rerun would land on the home page.
-    chosen = st.navigation(pages)
+    chosen = st.navigation(pages, position="hidden" if state.link(Link.PRESENT) == "1" else "sidebar")
     _frame(chosen.url_path)
     _run.shell = True
     try:
@@ -47,14 +51,12 @@ def shell(pages: list) -> None:
 
 
 def require_shell() -> None:
-    """Pages call this first. Until a server has called st.navigation once, Streamlit treats the
-    pages/ folder as its older automatic multipage mode, so a first visit to a deep link such as
-    /editor runs the page file without app.py. Draw the frame here for that run, and turn that
-    mode off so that later runs go through app.py."""
+    """Pages call this first. A first visit to a deep link on a server started without app.py's start-up
+    hook (AppTest) runs the page file alone: draw the frame here for that run."""
     if not getattr(_run, "shell", False):
-        from streamlit.runtime.pages_manager import PagesManager
+        from .server import no_pages_folder_mode
 
-        PagesManager.uses_pages_directory = False
+        no_pages_folder_mode()
         _frame()
 
 
@@ -63,12 +65,17 @@ _LANGUAGE_CODES = {name: code for code, name in LANGUAGES.items()}
 
 def lang() -> str:
     """The interface language's code: the sidebar's choice, else the link's (?lang=中文), else English."""
-    chosen = st.session_state.get("lang") or st.query_params.get("lang")
+    chosen = st.session_state.get(Key.LANG) or state.link(Link.LANG)
     return chosen if chosen in LANGUAGES else _LANGUAGE_CODES.get(chosen, "en")
 
 
 def t(key: str, **values) -> str:
     return text(lang(), key, **values)
+
+
+def texts(*keys: str, **renamed: str) -> dict:
+    """Strings for an element's view: each key as itself, and `renamed` as name=key."""
+    return {**{k: t(k) for k in keys}, **{name: t(k) for name, k in renamed.items()}}
 
 
 def option_labels(prefix: str):
@@ -85,19 +92,19 @@ def page(title: str, intro: str | None = None, *, markdown: bool = False, needs_
     st.title(t(title))
     if intro:
         (st.markdown if markdown else st.caption)(t(intro))
-    info = st.session_state.get("current")
+    info = state.get("current")
     if info is None and needs_model:
         st.stop()
     return info
 
 
-# -- the model stores -------------------------------------------------------------------------
+# -- the model stores -------------------------------------------------------------------------------------
 
 def all_models() -> tuple[dict[str, ModelInfo], int]:
     """Readable models this visitor may open, by their `ref` (shipped, the class's, their own), and
     the count of their own files that could not be read."""
     out, bad = {}, 0
-    for store in (shipped_store(), class_store(), my_store()):
+    for store in (visitor.shipped_store(), visitor.class_store(), visitor.my_store()):
         for info in store.list() if store is not None else []:
             if info.error:
                 bad += info.source == "own"
@@ -120,106 +127,138 @@ def classifier_for(dataset_name: str) -> ModelInfo | None:
     return found[0] if found else None
 
 
-@st.cache_resource(show_spinner=False)
-def job_queue() -> JobQueue:
-    return JobQueue(settings.max_trainings())
+def owner() -> str:
+    """Whose jobs these are (per-workspace limits, fair turns)."""
+    ws = visitor.current().workspace
+    return ws.id if ws is not None else ""
+
+
+def reserve(size: int = 0, job: bool = False):
+    """Hold a place for a new model of about `size` bytes (and, for a job, one more training) in this
+    visitor's workspace, checked and taken in one step; returns (the reservation or None in local mode,
+    None) or (None, a sentence in the page's language saying why not)."""
+    who = visitor.current()
+    if who.workspace is None:
+        return None, t("workspace_wait")
+    if not who.shared:
+        return None, None
+    quotas = settings.quotas()
+    try:
+        return who.workspace.reserve(size, quotas, job=job), None
+    except QuotaError as e:
+        return None, t(f"quota_{e.key}", n=e.limit, mb=e.limit)
 
 
 def cannot_save(size: int = 0, job: bool = False) -> str | None:
-    """Why this visitor cannot add a model of `size` bytes now (or start a job that makes one), as a
-    sentence in the page's language; None when they can. Local mode has no quotas."""
-    visitor = current()
-    if visitor.workspace is None:
+    """Why this visitor could not add a model of `size` bytes now (or start a job), for showing before
+    they try (places held by queued jobs count); None when they can. `reserve` is what takes the place."""
+    who = visitor.current()
+    if who.workspace is None:
         return t("workspace_wait")
-    if not visitor.shared:
+    if not who.shared:
         return None
     quotas = settings.quotas()
-    if job and job_queue().active(visitor.workspace.id) >= quotas["trainings"]:
+    if job and who.workspace.jobs_held() >= quotas["trainings"]:
         return t("quota_trainings", n=quotas["trainings"])
-    full = visitor.workspace.room_for(size, quotas)
-    if full == "models":
-        return t("quota_models", n=quotas["models"])
-    if full == "megabytes":
-        return t("quota_megabytes", mb=quotas["megabytes"])
-    return None
+    full = who.workspace.room_for(size, quotas)
+    return None if full is None else t(f"quota_{full}", n=quotas["models"], mb=quotas["megabytes"])
 
 
-def cannot_train(config, times: int = 1) -> str | None:
-    """`cannot_save` for a job that will save a model about `times` the size of `config`'s
-    (its float32 weights)."""
-    return cannot_save(4 * times * config.num_parameters(), job=True)
+def job_size(config, times: int = 1) -> int:
+    """About the size of the model a job will save: `times` the float32 weights of `config`."""
+    return 4 * times * config.num_parameters()
 
 
-def owner() -> str:
-    """Whose jobs these are (per-workspace limits)."""
-    ws = current().workspace
-    return ws.id if ws is not None else ""
+def submit(slot: str, size: int, start) -> None:
+    """Start a job of this session in `slot` once a place for its model (about `size` bytes) is reserved:
+    `start(reservation)` submits it to the engine. A full quota or a full queue is said in one sentence
+    and nothing starts; otherwise the page runs again and shows the job."""
+    reservation, why = reserve(size, job=True)
+    if why:
+        st.warning(why)
+        return
+    try:
+        job = start(reservation)
+    except EngineError as e:
+        if reservation is not None:
+            reservation.release()
+        st.warning(t(e.key, **e.values))
+        return
+    state.once("jobs", {})[slot] = job
+    st.rerun()
+
+
+def job_of(slot: str):
+    """This session's job in `slot`, or None."""
+    return state.once("jobs", {}).get(slot)
 
 
 def open_in_editor(start, code: torch.Tensor) -> None:
     """Send a code to the code editor and go there."""
-    st.session_state["edit_request"] = (start, code.clone())
+    state.put("edit_request", (start, code.clone()))
     st.switch_page("pages/editor.py")
 
 
 def select_model(name: str) -> None:
     """Make `name` the current model from anywhere (takes effect on the next run)."""
-    st.session_state["pending_model"] = name
+    state.put("pending_model", name)
 
 
-# -- the sidebar -------------------------------------------------------------------------------
+# -- the sidebar -------------------------------------------------------------------------------------
 
-BOUND = ("lang", "data", "model")  # the sidebar's pickers, kept in the link
+BOUND = (Key.LANG, Key.DATA, Key.MODEL)  # the sidebar's pickers, kept in the link
 
 
 def _keep() -> None:
+    kept = state.once("kept", {})
     for key in BOUND:
         if key in st.session_state:
-            st.session_state[f"_kept_{key}"] = st.session_state[key]
+            kept[key] = st.session_state[key]
 
 
 def sidebar(where: str | None = None) -> ModelInfo | None:
     """Language, dataset and model pickers, all kept in the URL, and in shared mode who is working.
     `where` is the page this run was asked for (None when not known). Returns the current model."""
-    adopt_link_key()
-    if shared_mode():
+    visitor.adopt_link_key()
+    if visitor.shared_mode():
         with st.sidebar:
             who()  # first: the visitor's models depend on it
     models, bad = all_models()
-    pending = st.session_state.pop("pending_model", None)
+    pending = state.pop("pending_model")
     # The model a link asks for is kept from the session's first run until this visitor's models are
-    # known (a classroom visitor's arrive one run later): then it is opened, or said to be out of reach.
-    asked = st.session_state.setdefault("_asked_model", st.query_params.get("model") or "")
-    if asked and current().workspace is not None:
-        st.session_state["_asked_model"] = ""
+    # known (a classroom visitor's may arrive one run later): then it is opened, or said to be out of reach.
+    asked = state.once("asked_model", state.link(Link.MODEL) or "")
+    if asked and visitor.current().workspace is not None:
+        state.put("asked_model", "")
         if asked in models:
             pending = pending or asked
         else:
             st.warning(t("model_not_visible", name=asked[:80]))
     # A picker's value that came from the opening link alone falls back to its default on the next
     # page: on a change of page, what this session showed last (or the person chose: on_change) is put back.
-    moved = where is not None and st.session_state.get("_where") != where
+    moved = where is not None and state.get("where") != where
     if where is not None:
-        st.session_state["_where"] = where
+        state.put("where", where)
+    kept = state.once("kept", {})
     for key in BOUND:
-        if moved and f"_kept_{key}" in st.session_state:
-            st.session_state[key] = st.session_state[f"_kept_{key}"]
+        if moved and key in kept:
+            st.session_state[key] = kept[key]
     if pending in models:
-        st.session_state["data"] = models[pending].config.dataset
-        st.session_state["model"] = pending
+        st.session_state[Key.DATA] = models[pending].config.dataset
+        st.session_state[Key.MODEL] = pending
     with st.sidebar:
         # Bound widgets put the shown label in the link, so the options are the labels themselves.
-        st.selectbox(t("language"), list(LANGUAGES.values()), key="lang", bind="query-params", on_change=_keep)
-        data = st.selectbox(t("dataset"), DATASETS, format_func=DATASET_TITLES.get, key="data", bind="query-params",
+        st.selectbox(t("language"), list(LANGUAGES.values()), key=Key.LANG, bind="query-params", on_change=_keep)
+        data = st.selectbox(t("dataset"), DATASETS, format_func=DATASET_TITLES.get, key=Key.DATA, bind="query-params",
                             on_change=_keep)
         names = [n for n, i in models.items() if i.config.dataset == data]
         if not names:
             st.info(t("no_models"))
             _keep()
             return None
-        if st.session_state.get("model") not in names:
-            st.session_state["model"] = names[0]
-        name = st.selectbox(t("model"), names, key="model", bind="query-params", on_change=_keep)
+        if st.session_state.get(Key.MODEL) not in names:
+            st.session_state[Key.MODEL] = names[0]
+        name = st.selectbox(t("model"), names, key=Key.MODEL, bind="query-params", on_change=_keep)
         if models[name].source != "shipped":
             st.caption(t(f"source_{models[name].source}_note"))
         if bad:
@@ -230,19 +269,19 @@ def sidebar(where: str | None = None) -> ModelInfo | None:
 
 def who() -> None:
     """Shared mode: sign in or out, or (without sign-in) the browser's workspace key."""
-    if login_configured():
-        visitor = current()
-        if visitor.workspace is None:
+    if visitor.login_configured():
+        person = visitor.current()
+        if person.workspace is None:
             st.caption(t("signin_needed"))
             st.button(t("signin"), on_click=st.login)
         else:
-            st.caption(t("signed_in_as", email=visitor.email))
+            st.caption(t("signed_in_as", email=person.email))
             st.button(t("signout"), on_click=st.logout)
     else:
-        remember_browser_key()
+        visitor.remember_browser_key()
 
 
-# -- small views -------------------------------------------------------------------------------
+# -- small views ----------------------------------------------------------------------------------------
 
 def kind_label(kind: str) -> str:
     return t(f"kind_{kind}")
@@ -260,18 +299,3 @@ def png(images: torch.Tensor | np.ndarray, scale: int = 4) -> bytes:
     """A (28,28) tensor in [0,1] or a uint8 array as PNG bytes, enlarged without blur."""
     arr = to_uint8(images) if isinstance(images, torch.Tensor) else images
     return png_bytes(arr, scale)
-
-
-def probability_chart(probs: torch.Tensor, names, key: str | None = None) -> None:
-    st.plotly_chart(charts.probabilities(probs, names), key=key)
-
-
-def codes_or_stop(info: ModelInfo, split_name: str = "test") -> torch.Tensor:
-    """The split's codes; a model whose codes overflow gets one sentence and the page ends."""
-    from ..latent import all_finite
-
-    codes = cache.codes(info, split_name)
-    if not all_finite(codes):
-        st.warning(t("codes_not_finite", name=info.name))
-        st.stop()
-    return codes

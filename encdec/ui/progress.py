@@ -1,13 +1,18 @@
-"""How a page shows a background job: place in the queue, progress, what is happening, Stop."""
+"""How a page shows a job of the engine: the page's element watches it through the server's job route
+(its place, progress, curves, preview, the code space forming, Stop) without any script run, and
+tells Python once when it has ended, so the page can show what it made."""
 from __future__ import annotations
 
 import math
 
 import streamlit as st
 
-from ..jobs import Job
-from ..train import Progress
-from .common import job_queue, select_model, t
+from ..engine import Job
+from . import cache, live, state
+from .common import select_model, t
+
+STAGES = ("job_map", "job_digest", "job_saving", "map_encoding", "map_fitting", "probe_encoding", "probe_pca",
+          "probe_fitting_code", "probe_fitting_pixels", "probe_fitting_pca")
 
 
 def duration(seconds: float) -> str:
@@ -17,36 +22,23 @@ def duration(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
 
 
-def status_line(job: Job) -> None:
-    """The queue place or the progress bar, with a sentence for the current stage, and Stop."""
-    if job.status == "queued":
-        st.info(t("train_queued", place=max(1, job_queue().place(job))))
-    p = job.progress
-    if isinstance(p, Progress):
-        st.progress(min(1.0, p.fraction), text=t("train_running", epoch=p.epoch, epochs=p.epochs))
-        st.caption(t("train_elapsed", elapsed=duration(p.elapsed), remaining=duration(p.remaining)))
-    elif p is not None:
-        st.progress(min(1.0, p.fraction), text=t(p.stage, **p.values))
-    if not job.finished and st.button(t("train_stop"), type="secondary", key=f"stop-{id(job)}"):
-        job.stop()
-
-
-@st.fragment(run_every=1.0)
-def live(job: Job, extra=None) -> None:
-    """While `job` runs: its status redrawn every second (and `extra(job)` under it); once it has
-    ended, the whole page runs again to show the result."""
-    if job.finished:
-        st.rerun()
-    status_line(job)
-    if extra is not None:
-        extra(job)
+def watch(job: Job, key: str, dataset: str = "mnist", classes=()) -> None:
+    """The job's live view; when the job has ended, the view makes the page run again once."""
+    text = {k: t(v) for k, v in {"stop": "train_stop", "queued": "train_queued", "running": "train_running",
+                                 "elapsed": "train_elapsed", "curve_train": "train_curve_train",
+                                 "curve_val": "train_curve_val", "preview": "train_preview",
+                                 "frame": "frames_title_template", "gone": "job_gone", "lost": "job_lost"}.items()}
+    text["stages"] = {s: t(s) for s in STAGES}
+    live.view(key, {"view": "job", "url": f"/encdec/job/{job.token}", "token": job.token,
+                    "blobs": {"atlas": cache.atlas_url(dataset, "test")}, "classes": list(classes), "text": text},
+              ended=None)
 
 
 def adopt(job: Job) -> None:
     """Make the model a finished job saved the current model, once."""
-    seen = st.session_state.setdefault("adopted_jobs", set())
-    if job.status == "done" and isinstance(job.result, str) and id(job) not in seen:
-        seen.add(id(job))
+    seen = state.once("adopted", set())
+    if job.status == "done" and isinstance(job.result, str) and job.token not in seen:
+        seen.add(job.token)
         select_model(job.result)
         st.rerun()
 
@@ -60,3 +52,14 @@ def outcome(job: Job, done_key: str | None) -> None:
         st.warning(t("train_stopped"))
     elif job.status == "failed":
         st.error(t("train_failed", error=job.error))
+
+
+def wait_for(job: Job, key: str, message: str) -> None:
+    """A page that cannot be shown before `job` (a digest, a map) has ended: one sentence, the job's view,
+    and the page ends here; it runs again by itself when the job is done."""
+    if job.status == "failed":
+        st.error(t("train_failed", error=job.error))
+        st.stop()
+    st.info(message)
+    watch(job, key)
+    st.stop()

@@ -1,8 +1,14 @@
-"""What the server does once, as it starts: import what the pages import.
+"""The web server's own parts beside the pages: what it does as it starts, and the small routes the
+pages' elements call directly.
 
-Importing torch, the app's modules and plotly takes about 3 s on two cores. Done here, before the
-server takes its first visitor, a page opened on a fresh server (a teacher's first map, say) does not
-wait for them. UMAP is not among them: it is imported only when a map has to be computed.
+As it starts it imports what the pages import (about 3 s of torch and plotly on two cores, so that
+the first visitor does not wait for them; never UMAP, which only workers fit) and starts the engine's
+workers, which begin with the digests of the shipped models that are not cached yet.
+
+Routes (plain HTTP beside Streamlit's websocket, each answered in microseconds, never a script run):
+- GET /encdec/blob/KEY: bytes a page fetches once and its browser keeps (blobs.py);
+- GET /encdec/job/TOKEN, POST /encdec/job/TOKEN/stop: how a job goes, and Stop (the token is the
+  unguessable capability the page that started the job holds).
 """
 from __future__ import annotations
 
@@ -40,18 +46,88 @@ def warm_up(folder: Path = PAGES) -> None:
         importlib.import_module(name)
 
 
-@asynccontextmanager
-async def lifespan(app):
-    """st.App's start-up hook: the pages' imports, and no automatic pages/ mode.
+async def blob(request):
+    from starlette.responses import Response
 
-    Streamlit treats a pages/ folder beside the script as its older automatic multipage mode until
-    st.navigation has run once; a first visit to a deep link (/map) would then run the page file
-    alone, under a sidebar of file names. The app always navigates with st.navigation."""
+    from . import blobs
+
+    found = blobs.get(request.path_params["key"])
+    if found is None:
+        return Response(status_code=404)
+    data, compressed = found
+    headers = {"Cache-Control": "public, max-age=31536000, immutable"}
+    if compressed:
+        headers["Content-Encoding"] = "gzip"
+    return Response(data, media_type="application/octet-stream", headers=headers)
+
+
+def _job(request):
+    from .. import engine
+
+    return engine.shared().get(request.path_params["token"]) if engine.started() else None
+
+
+async def job_view(request):
+    from starlette.responses import JSONResponse
+
+    job = _job(request)
+    if job is None:
+        return JSONResponse({"status": "gone"}, status_code=404)
+    from .. import engine
+
+    return JSONResponse(job.view(engine.shared().place(job)), headers={"Cache-Control": "no-store"})
+
+
+async def job_stop(request):
+    from starlette.responses import JSONResponse
+
+    job = _job(request)
+    if job is None:
+        return JSONResponse({"status": "gone"}, status_code=404)
+    from .. import engine
+
+    engine.shared().stop(job)
+    return JSONResponse({"status": job.status})
+
+
+def routes() -> list:
+    from starlette.routing import Route
+
+    return [Route("/encdec/blob/{key}", blob), Route("/encdec/job/{token}", job_view),
+            Route("/encdec/job/{token}/stop", job_stop, methods=["POST"])]
+
+
+def start_engine() -> None:
+    """The engine and its workers, and the digests of shipped models that are not there yet. A cluster
+    that does not answer is logged here and said on every page (common.frame)."""
+    from .. import engine, jobs
+    from ..store import ModelStore, shipped_store_dir
+
+    try:
+        jobs.warm(engine.shared(), ModelStore(shipped_store_dir(), shipped=True).list())
+    except Exception:  # noqa: BLE001 - the pages say it in one sentence
+        logging.getLogger(__name__).exception("the engine did not start")
+
+
+def no_pages_folder_mode() -> None:
+    """Streamlit treats a pages/ folder beside the script as its older automatic multipage mode until
+    st.navigation has run once; a first visit to a deep link (/map) would then run the page file alone,
+    under a sidebar of file names. The app always navigates with st.navigation."""
     from streamlit.runtime.pages_manager import PagesManager
 
     PagesManager.uses_pages_directory = False
+
+
+@asynccontextmanager
+async def lifespan(app):
+    """st.App's start-up hook: no automatic pages/ mode, the pages' imports, the engine."""
+    no_pages_folder_mode()
     try:
         warm_up()
     except Exception:  # noqa: BLE001 - a page that cannot be imported says so when it is opened
         logging.getLogger(__name__).exception("warming up failed; pages will import what they need when opened")
+    start_engine()
     yield
+    from .. import engine
+
+    engine.close_shared()

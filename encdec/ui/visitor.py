@@ -3,21 +3,25 @@
 Local mode (the default): one person, everything in ENCDEC_HOME/models. Shared mode (ENCDEC_SHARED=1,
 or Streamlit's sign-in configured in .streamlit/secrets.toml): each visitor works in a private
 workspace: the signed-in user's, or else one named by an unguessable key that the browser keeps
-in its localStorage (the live element reads and writes it). A personal link (?workspace=KEY) opens
+in its localStorage and in a cookie of this site (the live element writes both; the cookie lets a new
+page of the same browser be known at its very first run). A personal link (?workspace=KEY) opens
 the same workspace in another browser; the key is taken out of the address at once and never
 goes into any link the app makes.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import streamlit as st
 
 from .. import settings, workspace
 from ..store import ModelStore, shipped_store_dir
-from ..workspace import Workspace
+from ..workspace import GuessLimit, Workspace
+from . import state
+from .state import Key, Link
 
-LINK_PARAM = "workspace"
+COOKIE = "encdec_key"  # written by the element's workspace view (live/16-workspace.js)
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,6 @@ def login_configured() -> bool:
 
 def teacher_password() -> str | None:
     """From secrets.toml ([encdec] teacher_password), else ENCDEC_TEACHER_PASSWORD."""
-    import os
-
     return _secret("encdec", "teacher_password") or os.environ.get("ENCDEC_TEACHER_PASSWORD") or None
 
 
@@ -66,9 +68,21 @@ def current() -> Visitor:
         email = str(user.get("email") or user.get("sub") or "")
         ws = workspace.for_user(home, email) if email else None
         return Visitor(True, ws, teacher=email.lower() in settings.teachers() or _teacher(ws), email=email)
-    key = st.session_state.get("workspace_key")
+    key = state.get("workspace_key")
+    if not workspace.valid_key(key):
+        key = _cookie_key()
+        if key is not None:
+            state.put("workspace_key", key)
     ws = workspace.for_key(home, key) if workspace.valid_key(key) else None
     return Visitor(True, ws, teacher=_teacher(ws))
+
+
+def _cookie_key() -> str | None:
+    try:
+        key = st.context.cookies.get(COOKIE)
+    except Exception:  # noqa: BLE001 - no request context (a test harness)
+        return None
+    return key if workspace.valid_key(key) else None
 
 
 def _teacher(ws: Workspace | None) -> bool:
@@ -77,12 +91,12 @@ def _teacher(ws: Workspace | None) -> bool:
 
 def adopt_link_key() -> None:
     """A personal link's key becomes this session's, and leaves the address before anything else runs."""
-    key = st.query_params.get(LINK_PARAM)
+    key = state.link(Link.WORKSPACE)
     if key is not None:
-        del st.query_params[LINK_PARAM]
+        state.drop_link(Link.WORKSPACE)
         if workspace.valid_key(key):
-            st.session_state["workspace_key"] = key
-            st.session_state["workspace_from_link"] = True
+            state.put("workspace_key", key)
+            state.put("workspace_from_link", True)
 
 
 def remember_browser_key() -> None:
@@ -90,11 +104,17 @@ def remember_browser_key() -> None:
     time, keeping it in localStorage) and adopts a key that came with a personal link."""
     from . import live
 
-    adopted = st.session_state.get("workspace_key") if st.session_state.pop("workspace_from_link", False) else None
-    known = workspace.valid_key(st.session_state.get("workspace_key"))
-    sent = live.view("workspace", {"view": "workspace", "adopt": adopted, "known": known}, browser_key=None).browser_key
+    adopted = state.get("workspace_key") if state.pop("workspace_from_link", False) else None
+    known = workspace.valid_key(state.get("workspace_key"))
+    sent = live.view(Key.WORKSPACE_VIEW, {"view": "workspace", "adopt": adopted, "known": known}, browser_key=None).browser_key
     if not known and workspace.valid_key(sent):
-        st.session_state["workspace_key"] = sent  # this very run goes on with the visitor's workspace
+        state.put("workspace_key", sent)  # this very run goes on with the visitor's workspace
+
+
+@st.cache_resource(show_spinner=False)
+def guesses() -> GuessLimit:
+    """Wrong teacher passwords slow down, per browser and for the whole server (workspace.GuessLimit)."""
+    return GuessLimit()
 
 
 def shipped_store() -> ModelStore:
