@@ -11,6 +11,7 @@ if __name__ == "__main__":
 
     pages = [
         st.Page("pages/home.py", title=t("page_home"), icon=":material/home:", default=True),
+        st.Page("pages/lesson.py", title=t("page_lesson"), icon=":material/school:", url_path="lesson"),
         st.Page("pages/editor.py", title=t("page_editor"), icon=":material/tune:", url_path="editor"),
         st.Page("pages/map.py", title=t("page_map"), icon=":material/scatter_plot:", url_path="map"),
         st.Page("pages/draw.py", title=t("page_draw"), icon=":material/draw:", url_path="draw"),

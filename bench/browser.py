@@ -25,8 +25,8 @@ import threading
 import time
 from pathlib import Path
 
-from bench.chromium import (ALL_POINTS, CHROMIUM, FLAGS, ROOT, Server, errors, live_module, open_fresh_map, open_page,
-                            settle)
+from bench.chromium import (CHROMIUM, FLAGS, ROOT, Server, errors, live_module, open_fresh_map, open_page,
+                            server_cpu, settle)
 
 HERE = Path(__file__).resolve().parent
 EDITOR_MODELS = ["mnist-mlp-ae-16", "mnist-cnn-ae-16", "mnist-lstm-ae-16", "mnist-cnn-clf"]
@@ -189,12 +189,6 @@ def live_rates(page, url, models, clf_for_draw="mnist-cnn-clf") -> list[tuple]:
     return rows
 
 
-def server_cpu(pid: int) -> float:
-    """CPU seconds the server process has used (user + system), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def load(browser, server, contexts: int, seconds: int) -> dict:
     """`contexts` browsers each releasing a slider about once a second while one training runs; meanwhile
     one more client drags and counts its frames."""
@@ -261,16 +255,14 @@ def load(browser, server, contexts: int, seconds: int) -> dict:
 
 
 def fresh_map(browser, runs: int, model: str = "mnist-cnn-ae-16", n: int = 10000) -> list[dict]:
-    """Per fresh server: seconds to the first map with all n points (and which map it was), to the
-    selection map with all of them, and to decoding on the map (None where the page has no such state)."""
+    """Per fresh server: seconds to the first map with all n points (and which map it was), and to
+    decoding on the map (None where the page has no such state)."""
     rows = []
     for run in range(runs):
         seconds, which, page, server = open_fresh_map(browser, Path(tempfile.mkdtemp(prefix="encdec-fresh-")), model, n)
         start = time.perf_counter() - seconds
         try:
             row = {"first": seconds, "which": which}
-            page.wait_for_function(ALL_POINTS, arg=[n, False], timeout=180_000)
-            row["selection"] = time.perf_counter() - start
             try:
                 page.wait_for_selector('.live[data-view="explore"][data-live="1"]', timeout=60_000)
                 row["decoding"] = time.perf_counter() - start
@@ -290,8 +282,8 @@ def fresh_report(rows: list[dict]) -> str:
 
     return "\n".join([
         f"#### First map on a fresh server: {len(rows)} servers, mnist-cnn-ae-16's 10,000 test points, {os.cpu_count()} cores", "",
-        "| all points on a map (which map) | all points on the selection map | decoding on the map |", "|---|---|---|",
-        f"| {span('first')} ({', '.join(sorted({r['which'] for r in rows}))}) | {span('selection')} | {span('decoding')} |", ""])
+        "| all points on a map (which map) | decoding on the map |", "|---|---|",
+        f"| {span('first')} ({', '.join(sorted({r['which'] for r in rows}))}) | {span('decoding')} |", ""])
 
 
 def report(args) -> str:

@@ -20,8 +20,6 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--no-first-run", "--disable-component-update", "--disable-sync"]
 
 
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -29,19 +27,20 @@ def free_port() -> int:
 
 
 class Server:
-    """`streamlit run app.py` with its own ENCDEC_HOME (and any other settings in `env`)."""
+    """`streamlit run app.py` with its own ENCDEC_HOME (and any other settings in `env`), from `root` (this
+    checkout, or another version of the app for a benchmark's "before")."""
 
-    def __init__(self, home: Path, env: dict | None = None):
+    def __init__(self, home: Path, env: dict | None = None, log_name: str = "server.log", root: Path = ROOT):
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "ENCDEC_HOME": str(home), "ENCDEC_DOWNLOAD": "0", **(env or {})}
         home.mkdir(parents=True, exist_ok=True)
-        self.log = (home / "server.log").open("w")
+        self.log = (home / log_name).open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
              "--server.port", str(self.port), "--server.address", "127.0.0.1"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            cwd=root, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 90
         while time.time() < deadline:
             try:
@@ -61,6 +60,12 @@ class Server:
                 self.proc.kill()
                 self.proc.wait(20)
         self.log.close()
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds the server process has used (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-connection-state="CONNECTED"]'
@@ -122,21 +127,12 @@ def open_fresh_map(browser, folder: Path, model: str, n: int = 10000, timeout: f
     return time.perf_counter() - start, which, page, server
 
 
-def map_point(page, chart_index: int = 0, trace: int = 0, point: int = 0) -> tuple[float, float]:
-    """Screen position of one point of a Plotly map, from the chart's own axes (scrolled into view first)."""
-    return tuple(page.evaluate(
-        """([c, t, i]) => {
-               const gd = document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')[c];
-               gd.scrollIntoView({block: "center"});
-               const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, d = gd._fullData[t];
-               const r = gd.getBoundingClientRect();
-               return [r.left + xa._offset + xa.l2p(d.x[i]), r.top + ya._offset + ya.l2p(d.y[i])];
-           }""", [chart_index, trace, point]))
-
-
 def live_module(page) -> None:
-    """Load the page-side model code (encdec/ui/live.js) into a blank page as `window.live`."""
-    source = (ROOT / "encdec" / "ui" / "live.js").read_text(encoding="utf-8")
+    """Load the page's element module (the chapters of encdec/ui/live/, joined as the app joins them)
+    into a blank page as `window.live`."""
+    from encdec.ui.live import module_text
+
+    source = module_text()
     page.set_content("<html><body></body></html>")
     page.evaluate("""async (src) => {
         window.live = await import(URL.createObjectURL(new Blob([src], {type: "text/javascript"})));

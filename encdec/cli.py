@@ -1,4 +1,4 @@
-"""python -m encdec {train,evaluate,list,sample,frames,zoo,maps}"""
+"""python -m encdec {train,evaluate,list,sample,frames,zoo,maps,lesson}"""
 from __future__ import annotations
 
 import argparse
@@ -258,6 +258,18 @@ def cmd_maps(a) -> int:
     return 0
 
 
+def cmd_lesson(a) -> int:
+    from . import lesson
+
+    folder = Path(a.dir) if a.dir else store.shipped_store_dir()
+    infos = [i for i in store.ModelStore(folder, shipped=True).list() if not i.error]
+    found = lesson.build(infos, lambda i: checkpoint.load(i.path), load_dataset)
+    lesson.path(folder).write_text(json.dumps(found, indent=1) + "\n")
+    print(f"wrote {lesson.path(folder)}: {sum(len(v['flips']) for v in found.values())} code changes, "
+          f"{sum(len(v['probes']) for v in found.values())} probes", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m encdec", description="Train, evaluate and list encoder-decoder models.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -321,6 +333,9 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--dry-run", action="store_true", help="PCA maps instead of UMAP, and no digest: a quick smoke test")
     m.add_argument("--digests-only", action="store_true", help="only what the pages show of each model (its digest)")
     m.set_defaults(func=cmd_maps)
+    les = sub.add_parser("lesson", help="work out what the lesson's steps start from (models/lesson.json)")
+    les.add_argument("--dir", default=None, help="the models' folder (default: models/)")
+    les.set_defaults(func=cmd_lesson)
     return p
 
 

@@ -1,27 +1,37 @@
 """Long work on a Ray cluster: the engine's backend when ENCDEC_RAY_ADDRESS is set.
 
-Each piece of work becomes one Ray task, with a small mailbox actor beside it: the task posts its
-progress, preview and frames there as it runs and looks there for Stop; the app reads the mailbox a
-few times a second. The task returns the outcome as bytes (a checkpoint, a map), and the app saves
-them in the right workspace itself, so the workers need no share of the app's disk, only the
-datasets (each node reads ENCDEC_DATA_DIR or downloads them) and this package (sent with the job).
-A task that asks for a GPU gets one from the cluster. Ray is imported only here.
+The web server never talks to Ray itself: a Ray driver ends its own process when the cluster goes
+away. Each engine slot is a relay process (engine.py's worker processes, running `relay` instead of
+the work): it connects to the cluster once, sends each piece of work there as one Ray task with a
+small mailbox actor beside it, passes the progress, preview and frames the task posts there on to the
+engine as a local worker would, and posts Stop there. The task returns the outcome as bytes (a
+checkpoint, a map), and the app saves them in the right workspace itself, so the workers need no share
+of the app's disk, only the datasets (each node reads ENCDEC_DATA_DIR or downloads them) and this
+package (sent with the job). A task that asks for a GPU gets one from the cluster. Ray is imported only
+in relay processes and in the Ray workers.
 """
 from __future__ import annotations
 
+import json
+import logging
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 from . import settings
-from .engine import STOP_GRACE, EngineError, _outcome_of
+from .engine import STOP_GRACE, EngineError, LocalBackend, _outcome_of
+from .train import TrainingError, TrainingStopped
 from .work import Reporter
 
 CONNECT_TIMEOUT = 5.0  # seconds to wait for a cluster's address to answer before saying it does not
+SILENCE = 10.0         # seconds without a word from a job before the cluster's address is checked again
 GONE = ("The Ray cluster stopped answering during this job; nothing was saved. Start it again once the "
         "cluster is back.")
+log = logging.getLogger(__name__)
 
 
 def _answers(address: str) -> bool:
@@ -100,14 +110,12 @@ def _task(spec, mailbox, threads: int):
     return _outcome_of(run, spec, _MailboxReporter(mailbox), _MailboxStop(mailbox))
 
 
-class RayBackend:
-    name = "ray"
+# -- the relay: one per engine slot, in its own process -------------------------------------------------
+
+class _Connection:
+    """This relay process's link to the cluster, made on its first job."""
 
     def __init__(self, address: str):
-        if not _answers(address):
-            raise EngineError(f"The Ray cluster at {address[:80]} does not answer; start it (ray start --head) "
-                              "or unset ENCDEC_RAY_ADDRESS to run long work on this machine.", "engine_ray_down",
-                              address=address[:80])
         import ray
 
         package = str(Path(__file__).resolve().parent)
@@ -116,74 +124,134 @@ class RayBackend:
             ray.init(address=address, namespace="encdec", log_to_driver=False, ignore_reinit_error=True,
                      runtime_env={"py_modules": [package], "env_vars": env})
         except Exception as e:  # noqa: BLE001 - Ray raises many kinds; all mean the same to a teacher
-            raise EngineError(f"The Ray cluster at {address[:80]} refused the connection ({str(e)[:120]}); check "
-                              "ENCDEC_RAY_ADDRESS.", "engine_ray_down", address=address[:80]) from None
-        self.ray = ray
+            raise TrainingError(f"The Ray cluster at {address[:80]} refused the connection ({str(e)[:120]}); "
+                                "check ENCDEC_RAY_ADDRESS.") from None
+        self.ray, self.address = ray, address
         self.cpus = settings.ray_cpus()
-        self._mailbox = ray.remote(num_cpus=0)(Mailbox)
-        self._task = ray.remote(_task)
-        self._lock = threading.Lock()
-        self._mailboxes: dict[str, object] = {}
+        self.mailbox = ray.remote(num_cpus=0)(Mailbox)
+        self.task = ray.remote(_task)
 
-    def run(self, job) -> tuple[str, object]:
-        ray = self.ray
-        try:
-            mailbox = self._mailbox.remote()
-            options = {"num_cpus": self.cpus, "max_retries": 0}
-            if job.spec.gpu:
-                options["num_gpus"] = 1
-            ref = self._task.options(**options).remote(job.spec, mailbox, self.cpus)
-        except Exception:  # noqa: BLE001
-            return "failed", GONE
-        with self._lock:
-            self._mailboxes[job.token] = mailbox
-        stopped_at = None
-        try:
-            while True:
-                ready, _ = ray.wait([ref], timeout=0.25)
-                for kind, payload in ray.get(mailbox.take.remote(), timeout=30):
-                    job.deliver(kind, payload)
-                if ready:
-                    return tuple(ray.get(ref, timeout=60))
-                if job.stop_event.is_set():
-                    stopped_at = stopped_at or time.monotonic()
-                    if time.monotonic() - stopped_at > STOP_GRACE:
-                        ray.cancel(ref, force=True)
-                        return "stopped", None
-        except ray.exceptions.TaskCancelledError:
-            return "stopped", None
-        except (ray.exceptions.WorkerCrashedError, ray.exceptions.RayActorError, ray.exceptions.ActorDiedError):
-            if job.stop_event.is_set():
-                return "stopped", None
-            return "failed", ("The Ray worker running this job stopped unexpectedly (it may have run out of "
-                              "memory); nothing was saved. Start it again.")
-        except Exception:  # noqa: BLE001 - a timeout, a lost connection: the cluster went away
-            return ("stopped", None) if job.stop_event.is_set() else ("failed", GONE)
-        finally:
-            with self._lock:
-                self._mailboxes.pop(job.token, None)
-            try:
-                ray.kill(mailbox)
-            except Exception:  # noqa: BLE001 - gone with the cluster
-                pass
 
-    def stop(self, job) -> None:
-        with self._lock:
-            mailbox = self._mailboxes.get(job.token)
-        if mailbox is not None:
-            try:
-                mailbox.stop.remote()
-            except Exception:  # noqa: BLE001 - the run loop says what happened
-                pass
+_link: _Connection | None = None
+_gone = False
+
+
+def relay(spec, report: Reporter, stop):
+    """Run `spec` on the cluster and pass on what it reports: the Outcome, or TrainingStopped /
+    TrainingError with one sentence, as local work would."""
+    global _link, _gone
+    address = settings.ray_address()
+    if _link is None:
+        _link = _Connection(address)
+    ray, link = _link.ray, _link
+    options = {"num_cpus": link.cpus, "max_retries": 0}
+    if spec.gpu:
+        options["num_gpus"] = 1
+    report.send("placed", {"cluster": address, **options})
+    mailbox = link.mailbox.remote()
+    ref = link.task.options(**options).remote(spec, mailbox, link.cpus)
+    stopped_at, asked, heard = None, None, time.monotonic()
+    try:
+        while True:
+            # A cold cluster takes a while to start the mailbox and the task (a new worker process, the
+            # package unpacked): only silence while the address no longer answers means it is gone.
+            asked = asked or mailbox.take.remote()
+            ready, _ = ray.wait([ref, asked], num_returns=1, timeout=0.25)
+            if ready:
+                heard = time.monotonic()
+            if asked in ready or ref in ready:
+                for kind, payload in ray.get(asked, timeout=30):  # the last messages come before the outcome
+                    report.send(kind, payload)
+                asked = None
+            if ref in ready:
+                status, payload = ray.get(ref, timeout=60)
+                if status == "stopped":
+                    raise TrainingStopped()
+                if status == "failed":
+                    raise TrainingError(payload)
+                return payload
+            if stop is not None and stop.is_set():
+                if stopped_at is None:
+                    stopped_at = time.monotonic()
+                    mailbox.stop.remote()
+                elif time.monotonic() - stopped_at > STOP_GRACE * 0.6:  # busy where it cannot look (a UMAP fit)
+                    ray.cancel(ref, force=True)
+                    raise TrainingStopped()
+            if time.monotonic() - heard > SILENCE:
+                if not _answers(address):
+                    _gone = True
+                    raise TrainingError(GONE)
+                heard = time.monotonic()
+    except (TrainingStopped, TrainingError):
+        raise
+    except ray.exceptions.TaskCancelledError:
+        raise TrainingStopped() from None
+    except (ray.exceptions.WorkerCrashedError, ray.exceptions.RayActorError, ray.exceptions.ActorDiedError):
+        if stop is not None and stop.is_set():
+            raise TrainingStopped() from None
+        if _leaving(address):  # the cluster's own shutdown ends its workers first
+            _gone = True
+            raise TrainingError(GONE) from None
+        raise TrainingError("The Ray worker running this job stopped unexpectedly (it may have run out of "
+                            "memory); nothing was saved. Start it again.") from None
+    except Exception:  # noqa: BLE001 - a timeout, a lost connection: the cluster went away
+        if stop is not None and stop.is_set():
+            raise TrainingStopped() from None
+        _gone = True
+        raise TrainingError(GONE) from None
+    finally:
+        try:
+            ray.kill(mailbox)
+        except Exception:  # noqa: BLE001 - gone with the cluster
+            pass
+
+
+def _leaving(address: str, seconds: float = 3.0) -> bool:
+    """Whether the cluster's address stops answering within a few seconds."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if not _answers(address):
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def spent() -> bool:
+    """Whether this relay's cluster went away (its process then ends; the engine starts a fresh one)."""
+    return _gone
+
+
+# -- the backend the engine uses ------------------------------------------------------------------------
+
+PROBE = ("import json, sys, ray; ray.init(address=sys.argv[1], log_to_driver=False); "
+         "print(json.dumps(ray.cluster_resources()))")
+
+
+class RayBackend(LocalBackend):
+    """Relay processes instead of worker processes; the engine cannot tell the difference."""
+
+    name = "ray"
+    runner = "ray"
+    DIED = GONE
+
+    def __init__(self, slots: dict[str, int], address: str):
+        if not _answers(address):
+            raise EngineError(f"The Ray cluster at {address[:80]} does not answer; start it (ray start --head) "
+                              "or unset ENCDEC_RAY_ADDRESS to run long work on this machine.", "engine_ray_down",
+                              address=address[:80])
+        self.address = address
+        self.resources: dict = {}
+        threading.Thread(target=self._probe, daemon=True, name="ray-probe").start()
+        super().__init__(slots)
+
+    def _probe(self) -> None:
+        """What the cluster has (for the Train page's GPU choice), asked once by a short-lived process."""
+        try:
+            out = subprocess.run([sys.executable, "-c", PROBE, self.address], capture_output=True, text=True,
+                                 timeout=120)
+            self.resources = json.loads(out.stdout.strip().splitlines()[-1])
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+            log.warning("could not ask the Ray cluster at %s what it has", self.address[:80])
 
     def has_gpu(self) -> bool:
-        try:
-            return self.ray.cluster_resources().get("GPU", 0) > 0
-        except Exception:  # noqa: BLE001
-            return False
-
-    def close(self) -> None:
-        try:
-            self.ray.shutdown()
-        except Exception:  # noqa: BLE001
-            pass
+        return self.resources.get("GPU", 0) > 0

@@ -69,6 +69,7 @@ class Job:
     stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
     submitted: float = field(default_factory=time.time)
     replace_key: str | None = None         # maps: what a newer job of the same owner replaces while it waits
+    placed: dict | None = None             # where a cluster runs it (the resources asked for)
 
     @property
     def finished(self) -> bool:
@@ -92,6 +93,8 @@ class Job:
             self.preview = np.asarray(payload, dtype=np.float32)
         elif kind == "frame":
             self.frame = payload
+        elif kind == "placed":
+            self.placed = payload
 
     def view(self, place: int = 0) -> dict:
         """The job as plain JSON for the page that watches it."""
@@ -297,13 +300,27 @@ def _outcome_of(run_work, spec, reporter, stop) -> tuple[str, object]:
         return "failed", f"{type(e).__name__}: {e}"
 
 
-def _worker_main(conn, stop_seq, threads: int) -> None:
+def _runner(name: str):
+    """What a worker process does with a spec: run it here ("local"), or relay it to a Ray cluster ("ray",
+    cluster.relay: the cluster's driver lives in the worker, so a cluster that goes away can take only
+    that process with it, never the web server)."""
+    if name == "ray":
+        from .cluster import relay, spent
+
+        return relay, spent
+    from .work import run
+
+    return run, lambda: False
+
+
+def _worker_main(conn, stop_seq, threads: int, runner: str = "local", nice: int = 0) -> None:
     """A worker process: takes (seq, spec) from the engine, runs it, sends messages and the outcome back."""
     import torch
 
-    from .work import run
-
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)  # the web server beside it comes first
     torch.set_num_threads(threads)
+    run, spent = _runner(runner)
     while True:
         try:
             message = conn.recv()
@@ -317,14 +334,17 @@ def _worker_main(conn, stop_seq, threads: int) -> None:
             conn.send((seq, status, payload))
         except (OSError, ValueError):
             return
+        if spent():  # a relay whose cluster went away: the next job gets a fresh one
+            return
 
 
 class _Worker:
-    def __init__(self, ctx, lane: str):
+    def __init__(self, ctx, lane: str, runner: str = "local"):
         self.conn, child = ctx.Pipe()
         self.stop_seq = ctx.Value("q", 0)
-        self.proc = ctx.Process(target=_worker_main, args=(child, self.stop_seq, _threads_for(lane)), daemon=True,
-                                name=f"encdec-{lane}-worker")
+        self.proc = ctx.Process(target=_worker_main, args=(child, self.stop_seq, _threads_for(lane), runner,
+                                                           settings.worker_nice()),
+                                daemon=True, name=f"encdec-{lane}-{runner}")
         self.proc.start()
         child.close()
         self.seq = 0
@@ -344,6 +364,9 @@ class LocalBackend:
     started ahead of time, one per slot of each lane; a dead one is replaced for the next job."""
 
     name = "local"
+    runner = "local"
+    DIED = ("The worker process running this job stopped unexpectedly (it may have run out of memory or been "
+            "ended); nothing was saved. Start it again.")
 
     def __init__(self, slots: dict[str, int]):
         self.ctx = multiprocessing.get_context("spawn")
@@ -353,7 +376,7 @@ class LocalBackend:
         self._seqs = itertools.count(1)
         for lane, n in slots.items():
             for _ in range(n):
-                self._idle[lane].append(_Worker(self.ctx, lane))
+                self._idle[lane].append(_Worker(self.ctx, lane, self.runner))
 
     def _take(self, lane: str) -> _Worker:
         with self._lock:
@@ -362,7 +385,7 @@ class LocalBackend:
                 if worker.alive():
                     return worker
                 worker.end()
-        return _Worker(self.ctx, lane)
+        return _Worker(self.ctx, lane, self.runner)
 
     def run(self, job: Job) -> tuple[str, object]:
         worker = self._take(job.lane)
@@ -382,7 +405,7 @@ class LocalBackend:
                         continue
                     if kind in ("done", "stopped", "failed"):
                         with self._lock:
-                            self._idle[job.lane].append(worker)
+                            self._idle[job.lane].append(worker)  # _take replaces it if it has ended
                         return kind, payload
                     job.deliver(kind, payload)
                 elif not worker.alive():
@@ -400,8 +423,7 @@ class LocalBackend:
         worker.end()
         if job.stop_event.is_set():
             return "stopped", None
-        return "failed", ("The worker process running this job stopped unexpectedly (it may have run out of "
-                          "memory or been ended); nothing was saved. Start it again.")
+        return "failed", self.DIED
 
     def stop(self, job: Job) -> None:
         with self._lock:
@@ -445,7 +467,7 @@ def make_engine() -> Engine:
     if address:
         from .cluster import RayBackend
 
-        backend = RayBackend(address)
+        backend = RayBackend(slots, address)
     else:
         backend = LocalBackend(slots)
     return Engine(backend, slots, settings.max_queue())

@@ -73,10 +73,11 @@ def new_decoder(engine: Engine, model_path: Path, decoder: str, epochs: int, lim
 
 def map_fit(engine: Engine, model_path: Path, model_hash: str, split: str, n: int, map_settings: MapSettings, *,
             owner: str = "") -> Job:
-    """A map of a split's codes with these settings, put in the cache (one waiting fit per visitor)."""
+    """A map of a split's codes with these settings, put in the cache (one waiting fit per visitor); its
+    result is the map itself, for a cache that cannot be written."""
     def on_done(job: Job, outcome: Outcome):
         maps.store_bytes(maps.cache_path(model_hash, split, n, map_settings), outcome.map)
-        return True
+        return maps.parse(outcome.map, model_hash, split, n, map_settings, "computed")
     spec = Spec("map", {"split": split, "settings": map_settings.__dict__.copy()}, Path(model_path).read_bytes())
     return engine.submit(spec, "maps", owner=owner, on_done=on_done, replace="map")
 
@@ -97,10 +98,13 @@ def shipped_digest_path(model_path: Path, split: str) -> Path:
 
 
 def digest(engine: Engine, model_path: Path, model_hash: str, split: str) -> Job:
-    """A model version's digest (work.digest), put in the cache when it comes."""
+    """A model version's digest (work.digest), put in the cache when it comes; its result is the digest's
+    arrays, for a cache that cannot be written."""
     def on_done(job: Job, outcome: Outcome):
-        maps.store_bytes(digest_path(model_hash, split), _stamped(outcome.digest, model_hash, split))
-        return True
+        stamped = _stamped(outcome.digest, model_hash, split)
+        maps.store_bytes(digest_path(model_hash, split), stamped)
+        with np.load(io.BytesIO(stamped), allow_pickle=False) as z:
+            return {k: z[k] for k in z.files if k != "about"}
     spec = Spec("digest", {"split": split}, Path(model_path).read_bytes())
     return engine.submit(spec, "maps", owner="", name=f"digest {split}", on_done=on_done)
 

@@ -190,8 +190,12 @@ def _arrays(data: bytes, n: int, method: str) -> dict | None:
 def read(path: Path, model_hash: str, split: str, n: int, settings: MapSettings, source: str) -> Map | None:
     """The map in `path` if it is intact and exactly what is asked for, else None (never raises,
     never blocks: only a regular file is read)."""
+    return parse(read_regular(path), model_hash, split, n, settings, source)
+
+
+def parse(data: bytes | None, model_hash: str, split: str, n: int, settings: MapSettings, source: str) -> Map | None:
+    """The map a file's bytes hold if they are intact and exactly what is asked for, else None (never raises)."""
     start = time.perf_counter()
-    data = read_regular(path)
     if data is None:
         return None
     try:

@@ -85,6 +85,12 @@ def worker_threads() -> int:
     return integer("ENCDEC_WORKER_THREADS", 0, 0, 256)
 
 
+def worker_nice() -> int:
+    """`ENCDEC_WORKER_NICE`: how much local workers yield the processor to the web server (a Unix nice
+    value added to theirs, 0 to 19), so that pages stay quick while trainings run beside them."""
+    return integer("ENCDEC_WORKER_NICE", 10, 0, 19)
+
+
 def max_queue() -> int:
     """`ENCDEC_MAX_QUEUE`: trainings that may wait at once on a server; one more is refused with a sentence."""
     return integer("ENCDEC_MAX_QUEUE", 20, 1, 1000)

@@ -24,7 +24,7 @@ if info is not None:
     st.markdown(t("home_ratio", ratio=784 / k, k=k))
 
 st.subheader(t("home_pages"))
-for name, icon in [("editor", "tune"), ("map", "scatter_plot"), ("draw", "draw"),
+for name, icon in [("lesson", "school"), ("editor", "tune"), ("map", "scatter_plot"), ("draw", "draw"),
                    ("classifier", "category"), ("transfer", "swap_horiz"), ("models", "folder_open"),
                    ("train", "model_training")]:
     st.page_link(f"pages/{name}.py", label=t(f"page_{name}"), icon=f":material/{icon}:")

@@ -22,12 +22,15 @@ metric = c5.selectbox(t("map_metric"), METRICS, key=Key.MAP_METRIC, disabled=met
 settings = MapSettings.for_method(method, n_neighbors=neighbors, min_dist=min_dist, metric=metric)
 n = len(cache.split(info.config.dataset, split))
 
+found, making = cache.digest(info, split)
+if found is not None and "order" not in found:  # codes that overflowed are said before any map is made of them
+    st.warning(t("codes_not_finite", name=info.name))
+    st.stop()
 try:
     result, fitting = cache.map_now(info, split, settings, owner())
 except RuntimeError as e:
     st.error(t("train_failed", error=e))
     st.stop()
-found, making = cache.digest(info, split)
 if result is None:  # not even the codes are here yet: their digest comes first
     progress.wait_for(making or fitting, "digest-map", t("preparing_codes", n=n))
 if fitting is not None:
@@ -40,12 +43,10 @@ else:
 clf = info if info.config.kind == "classifier" else classifier_for(info.config.dataset)
 weights = cache.weights_url(info)
 blobs = {"map": cache.map_url(info, split, result), "model": weights, "atlas": cache.atlas_url(info.config.dataset, split)}
-if found is not None and "order" in found:
+if found is not None:
     blobs.update(codes=cache.codes_url(info, split), values=cache.values_url(info, split))
     if clf is not None and clf.path != info.path and cache.digest(clf, split)[0] is not None:
         blobs["clf_values"] = cache.values_url(clf, split)
-elif found is not None:
-    st.warning(t("codes_not_finite", name=info.name))
 if weights is None:
     st.caption(t("map_explore_server"))
 TEXT = texts("reconstruction", "input", help="map_explore_help", at="map_explore_at", kept="map_explore_kept",

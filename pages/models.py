@@ -93,7 +93,7 @@ if msg := state.pop("flash"):
 
 st.subheader(t("upload"))
 upload = st.file_uploader(t("upload"), type=["safetensors"], help=t("upload_help"), label_visibility="collapsed",
-                          key=Key.UPLOAD)
+                          key=Key.UPLOAD, max_upload_size=settings.quotas()["upload_mb"] if person.shared else None)
 if upload is not None and state.get("uploaded") != upload.file_id:
     state.put("uploaded", upload.file_id)
     limit = settings.quotas()["upload_mb"] if person.shared else None

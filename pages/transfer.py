@@ -45,9 +45,9 @@ if aes:
         rows, k = probe.result, ae_info.config.code_dim
         st.dataframe([{t("probe_labels"): r["labels_per_class"] or t("probe_all"), t("probe_train_size"): r["train_size"],
                        t("probe_code", k=k): f"{r['code']:.1%}", t("probe_pixels"): f"{r['pixels']:.1%}",
-                       t("probe_pca", k=k): f"{r['pca']:.1%}"} for r in rows], hide_index=True)
+                       t("probe_pca_column", k=k): f"{r['pca']:.1%}"} for r in rows], hide_index=True)
         st.plotly_chart(charts.probe_curves(rows, {"code": t("probe_code", k=k), "pixels": t("probe_pixels"),
-                                                   "pca": t("probe_pca", k=k)}, t("probe_train_size"), t("metric_accuracy")),
+                                                   "pca": t("probe_pca_column", k=k)}, t("probe_train_size"), t("metric_accuracy")),
                         key="probe_chart")
         per_class = st.select_slider(t("probe_save_labels"), transfer.LABELS_PER_CLASS,
                                      format_func=lambda n: str(n) if n else t("probe_all"), key=Key.PROBE_LABELS)

@@ -1,27 +1,45 @@
-"""The command line as people use it: each mistake gets one line on stderr and exit code 2."""
+"""The command line as people use it: each mistake gets one line on stderr and exit code 2.
+
+Most commands run in this process (`main(argv)`, as `python -m encdec` does after its imports); the
+end-to-end test runs a real `python -m encdec` process."""
+import contextlib
+import io
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
 import encdec
 from encdec import ModelConfig, build
+from encdec.cli import main
 from tests.conftest import ROOT
 
 
 def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "encdec", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    """(returncode, stdout, stderr) of `python -m encdec ARGS`, run here; argparse's own exits count too."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as e:
+            code = e.code
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+
+
+def _process(*args):
+    return subprocess.run([sys.executable, "-m", "encdec", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.slow
 def test_cli_train_then_evaluate_json_end_to_end(tmp_path):
     out = tmp_path / "m.safetensors"
-    r = _cli("train", "--kind", "classifier", "--encoder", "lstm", "--code-dim", "8", "--epochs", "1",
-             "--limit", "1000", "--out", str(out))
+    r = _process("train", "--kind", "classifier", "--encoder", "lstm", "--code-dim", "8", "--epochs", "1",
+                 "--limit", "1000", "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert out.exists() and "saved" in r.stderr
-    r = _cli("evaluate", str(out), "--json")
+    r = _process("evaluate", str(out), "--json")
     assert r.returncode == 0, r.stderr
     metrics = json.loads(r.stdout)
     assert metrics["accuracy"] == pytest.approx(encdec.load(out).meta["metrics"]["accuracy"], abs=1e-6)
@@ -109,29 +127,36 @@ def test_a_folder_given_as_a_model_says_so(tmp_path):
     assert r.returncode == 2 and "is a folder" in r.stderr
 
 
-def test_a_home_that_is_a_file_gets_one_line(tmp_path):
-    import os
-
+def test_a_home_that_is_a_file_gets_one_line(tmp_path, monkeypatch):
     (tmp_path / "FILE").write_text("a file")
-    r = _cli("list", env={**os.environ, "ENCDEC_HOME": str(tmp_path / "FILE")})
+    monkeypatch.setenv("ENCDEC_HOME", str(tmp_path / "FILE"))
+    r = _cli("list")
     assert r.returncode == 2 and "ENCDEC_HOME" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
-@pytest.mark.parametrize("name,value", [("ENCDEC_MAX_TRAININGS", "two"), ("ENCDEC_MAX_TRAININGS", "0"),
-                                        ("ENCDEC_DOWNLOAD", "maybe")])
-def test_bad_settings_name_the_variable(monkeypatch, name, value):
+@pytest.mark.parametrize("name,value,read", [("ENCDEC_WORKERS", "two", "workers"), ("ENCDEC_WORKERS", "0", "workers"),
+                                             ("ENCDEC_MAP_WORKERS", "99", "map_workers"), ("ENCDEC_MAX_QUEUE", "-1", "max_queue"),
+                                             ("ENCDEC_DOWNLOAD", "maybe", "download_allowed")])
+def test_bad_settings_name_the_variable(monkeypatch, name, value, read):
     from encdec import settings
 
     monkeypatch.setenv(name, value)
     with pytest.raises(settings.SettingsError, match=name):
-        settings.max_trainings() if name == "ENCDEC_MAX_TRAININGS" else settings.download_allowed()
+        getattr(settings, read)()
 
 
 @pytest.mark.slow
-def test_zoo_dry_run_never_touches_the_shipped_models(tmp_path):
+def test_zoo_dry_run_never_touches_the_shipped_models_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the dry run makes its folder
     before = {p.name: p.stat().st_mtime_ns for p in (ROOT / "models").iterdir()}
     r = _cli("zoo", "--dry-run", "mnist-mlp-ae-2")
     assert r.returncode == 0, r.stderr
     assert {p.name: p.stat().st_mtime_ns for p in (ROOT / "models").iterdir()} == before
-    written = r.stderr.strip().splitlines()[-1].split("written to ")[-1]
-    assert encdec.load(f"{written}/mnist-mlp-ae-2.safetensors").meta["metrics"]["test_size"] == 500
+    assert "trained, saved and mapped" in r.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_a_learning_rate_of_zero_is_refused_not_replaced(tmp_path):
+    r = _cli("train", "--lr", "0", "--out", str(tmp_path / "x.safetensors"))
+    assert r.returncode == 2 and "Learning rate" in r.stderr and not (tmp_path / "x.safetensors").exists()

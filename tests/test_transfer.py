@@ -84,20 +84,25 @@ def test_stop_ends_a_linear_probe(small):
 
 
 @pytest.mark.slow
-def test_transfer_jobs_run_through_the_queue_and_save_their_models(classifier, small, tmp_path, user_home):
+def test_transfer_jobs_run_through_the_engine_and_save_their_models(tmp_path, user_home):
+    """A probe, a probe saved as a classifier and a new decoder on a frozen classifier, queued on one
+    worker process and run one after the other."""
     import time
 
-    from encdec import jobs
+    from encdec import engine, jobs
 
-    queue = jobs.JobQueue(1)
-    store = encdec.ModelStore(tmp_path)
-    ae = encdec.load(ROOT / "models" / "mnist-mlp-ae-16.safetensors")
-    probe = queue.submit(jobs.linear_probe(ae, small))
-    saved = queue.submit(jobs.probe_model(ae, small, 10, store, "my-probe", "mnist-mlp-ae-16"))
-    decoder = queue.submit(jobs.new_decoder(classifier, small, "mlp", 1, 600, store, "my-decoder", "clf"))
-    end = time.time() + 300
-    while not all(j.finished for j in (probe, saved, decoder)) and time.time() < end:
-        time.sleep(0.1)
+    e = engine.Engine(engine.LocalBackend({"train": 1, "maps": 1}), {"train": 1, "maps": 1})
+    try:
+        store = encdec.ModelStore(tmp_path)
+        ae, clf = ROOT / "models" / "mnist-mlp-ae-16.safetensors", ROOT / "models" / "mnist-mlp-clf.safetensors"
+        probe = jobs.probe(e, ae)
+        saved = jobs.probe_model(e, ae, 10, store, "my-probe", "mnist-mlp-ae-16")
+        decoder = jobs.new_decoder(e, clf, "mlp", 1, 600, store, "my-decoder", "mnist-mlp-clf")
+        end = time.time() + 600
+        while not all(j.finished for j in (probe, saved, decoder)) and time.time() < end:
+            time.sleep(0.1)
+    finally:
+        e.close()
     assert [j.status for j in (probe, saved, decoder)] == ["done"] * 3, [j.error for j in (probe, saved, decoder)]
     assert len(probe.result) == 4 and probe.result[-1]["code"] > 0.7
     assert saved.result == "my-probe" and store.load("my-probe").is_classifier

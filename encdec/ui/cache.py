@@ -9,6 +9,7 @@ again here once it is in the cache, and meanwhile the page says it is coming.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -56,6 +57,22 @@ def arithmetic_example(dataset_name: str) -> tuple[int, int, int]:
 
     test = split(dataset_name, "test")
     return example(test.labels, test.images)
+
+
+@st.cache_data(show_spinner=False)
+def bold_example(dataset_name: str, bold: int, other: int) -> list[int]:
+    """The lesson's arithmetic: a bold and a thin digit of one class and a thin one of another (lesson.bold_example)."""
+    from ..lesson import bold_example as example
+
+    return example(split(dataset_name, "test"), bold, other)
+
+
+@st.cache_data(show_spinner=False, ttl=60)
+def lesson_file(models_dir: str) -> dict:
+    """What `python -m encdec lesson` worked out for the shipped models (read again after a minute at most)."""
+    from ..lesson import read
+
+    return read(Path(models_dir))
 
 
 def atlas_url(dataset_name: str, split_name: str) -> str:
@@ -162,7 +179,10 @@ def digest(info: ModelInfo, split_name: str = "test") -> tuple[dict | None, obje
                 raise RuntimeError(job.error)
             _pending[key] = job = jobs.digest(engine.shared(), info.path, key[0], split_name)
     if job.status == "done":
-        return _digest_found(info, split_name), None
+        try:
+            return _digest_found(info, split_name), None
+        except LookupError:  # the cache could not keep it: the job's own copy
+            return job.result, None
     return None, job
 
 
@@ -233,7 +253,10 @@ def map_now(info: ModelInfo, split_name: str, settings: MapSettings, owner: str)
             n = len(split(info.config.dataset, split_name))
             _fits[key] = job = jobs.map_fit(engine.shared(), info.path, key[0], split_name, n, settings, owner=owner)
     if job.status == "done":
-        return _map_found(info, split_name, settings), None
+        try:
+            return _map_found(info, split_name, settings), None
+        except LookupError:  # the cache could not keep it: the job's own copy
+            return job.result, None
     try:
         return _quick_map(info, split_name), job
     except LookupError:

@@ -196,7 +196,7 @@ def job_of(slot: str):
 def open_in_editor(start, code: torch.Tensor) -> None:
     """Send a code to the code editor and go there."""
     state.put("edit_request", (start, code.clone()))
-    st.switch_page("pages/editor.py")
+    state.switch_page("pages/editor.py")
 
 
 def select_model(name: str) -> None:
@@ -232,8 +232,13 @@ def sidebar(where: str | None = None) -> ModelInfo | None:
         state.put("asked_model", "")
         if asked in models:
             pending = pending or asked
+        else:  # said on every run of this page (the pickers' own rerun would otherwise take it away at once)
+            state.put("not_visible", (asked, where))
+    if (said := state.get("not_visible")) is not None:
+        if said[1] == where:
+            st.warning(t("model_not_visible", name=said[0][:80]))
         else:
-            st.warning(t("model_not_visible", name=asked[:80]))
+            state.put("not_visible", None)
     # A picker's value that came from the opening link alone falls back to its default on the next
     # page: on a change of page, what this session showed last (or the person chose: on_change) is put back.
     moved = where is not None and state.get("where") != where

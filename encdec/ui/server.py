@@ -8,12 +8,15 @@ workers, which begin with the digests of the shipped models that are not cached 
 Routes (plain HTTP beside Streamlit's websocket, each answered in microseconds, never a script run):
 - GET /encdec/blob/KEY: bytes a page fetches once and its browser keeps (blobs.py);
 - GET /encdec/job/TOKEN, POST /encdec/job/TOKEN/stop: how a job goes, and Stop (the token is the
-  unguessable capability the page that started the job holds).
+  unguessable capability the page that started the job holds);
+- GET /encdec/follow, POST /encdec/follow: where the teacher is in the lesson (follow.py), for the
+  students' pages; only a page holding the class's lesson key moves it.
 """
 from __future__ import annotations
 
 import ast
 import importlib
+import json
 import logging
 import sys
 from contextlib import asynccontextmanager
@@ -90,11 +93,63 @@ async def job_stop(request):
     return JSONResponse({"status": job.status})
 
 
+_lessons: dict = {}
+
+
+def lesson():
+    """The class's lesson position in this ENCDEC_HOME (follow.Lesson), one reader per process."""
+    from .. import settings
+    from ..follow import Lesson
+
+    home = settings.home()
+    if home not in _lessons:
+        _lessons[home] = Lesson(home)
+    return _lessons[home]
+
+
+async def follow_read(request):
+    from starlette.responses import JSONResponse
+
+    return JSONResponse(lesson().read(), headers={"Cache-Control": "no-store"})
+
+
+async def follow_move(request):
+    from starlette.responses import JSONResponse
+
+    from .. import settings
+    from ..follow import MAX_BYTES, lesson_key
+
+    body = await request.body()
+    if len(body) > MAX_BYTES:
+        return JSONResponse({"moved": False}, status_code=413)
+    try:
+        sent = json.loads(body)
+    except ValueError:
+        return JSONResponse({"moved": False}, status_code=400)
+    if not isinstance(sent, dict):
+        return JSONResponse({"moved": False}, status_code=400)
+    moved = lesson().move(str(sent.pop("key", "")), lesson_key(settings.home()), sent)
+    return JSONResponse({"moved": moved is not None, **(moved or {})}, status_code=200 if moved else 403)
+
+
 def routes() -> list:
     from starlette.routing import Route
 
     return [Route("/encdec/blob/{key}", blob), Route("/encdec/job/{token}", job_view),
-            Route("/encdec/job/{token}/stop", job_stop, methods=["POST"])]
+            Route("/encdec/job/{token}/stop", job_stop, methods=["POST"]),
+            Route("/encdec/follow", follow_read), Route("/encdec/follow", follow_move, methods=["POST"])]
+
+
+def upload_limit() -> None:
+    """On a classroom server, Streamlit's own upload limit becomes the classroom's (it is checked as the
+    bytes arrive, before any of them are kept)."""
+    from streamlit import config
+
+    from .. import settings
+    from .visitor import shared_mode
+
+    if shared_mode():
+        config.set_option("server.maxUploadSize", settings.quotas()["upload_mb"])
 
 
 def start_engine() -> None:
@@ -122,6 +177,10 @@ def no_pages_folder_mode() -> None:
 async def lifespan(app):
     """st.App's start-up hook: no automatic pages/ mode, the pages' imports, the engine."""
     no_pages_folder_mode()
+    try:
+        upload_limit()
+    except Exception:  # noqa: BLE001 - a bad setting is said on every page
+        logging.getLogger(__name__).exception("the upload limit could not be set")
     try:
         warm_up()
     except Exception:  # noqa: BLE001 - a page that cannot be imported says so when it is opened

@@ -65,6 +65,12 @@ def set_link(**values) -> None:
     st.query_params.update({k: str(v) for k, v in values.items()})
 
 
+def switch_page(page: str) -> None:
+    """Go to another page. Its link starts empty but for the sidebar's pickers, which write themselves
+    back (Streamlit refuses to clear parameters bound to widgets the usual way, so none are named here)."""
+    st.switch_page(page, query_params={})
+
+
 def element_value(key: str, name: str):
     """The value `name` an element's view sent back last (its state lives under the view's key)."""
     value = st.session_state.get(key)
@@ -97,6 +103,7 @@ DOC = {
     "current": "the current model (a ModelInfo), chosen in the sidebar",
     "pending_model": "a model to make current on the next run (a saved training, an upload)",
     "asked_model": "the model a link asked for, kept until this visitor's models are known",
+    "not_visible": "(name, page): a model a link asked for that this visitor cannot open, said on that page",
     "where": "the page the last run showed (to notice a change of page)",
     "kept": "the sidebar's picker values to put back on a change of page",
     "workspace_key": "a classroom visitor's browser key",

@@ -4,7 +4,7 @@
 // map) is drawn as soon as they are here, and goes live when the model and the codes follow.
 
 const VIEWS = {editor: editorView, interpolation: rowView, arithmetic: rowView, draw: drawView, replay: replayView,
-               job: jobView, points: pointsView};
+               job: jobView, points: pointsView, lesson: lessonView};
 const PLAIN = {bars: barsView, probs: probsView};  // drawn from their data alone
 
 export default function (component) {
