@@ -28,9 +28,10 @@ def free_port() -> int:
 
 class Server:
     """`streamlit run app.py` with its own ENCDEC_HOME (and any other settings in `env`), from `root` (this
-    checkout, or another version of the app for a benchmark's "before")."""
+    checkout, or another version of the app for a benchmark's "before"), on the CPUs `pin` names (taskset)."""
 
-    def __init__(self, home: Path, env: dict | None = None, log_name: str = "server.log", root: Path = ROOT):
+    def __init__(self, home: Path, env: dict | None = None, log_name: str = "server.log", root: Path = ROOT,
+                 pin: str | None = None):
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -38,6 +39,7 @@ class Server:
         home.mkdir(parents=True, exist_ok=True)
         self.log = (home / log_name).open("w")
         self.proc = subprocess.Popen(
+            (["taskset", "-c", pin] if pin is not None else []) +  # its CPUs (a capacity run pins it to one core)
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
              "--server.port", str(self.port), "--server.address", "127.0.0.1"],
             cwd=root, env=env, stdout=self.log, stderr=subprocess.STDOUT)

@@ -50,6 +50,7 @@ class Student:
     fetched: set = field(default_factory=set)
     ws: object = None
     session_id: str = ""
+    page_hash: str = ""        # the page the last run showed (a rerun of the same page names it)
 
     async def connect(self) -> None:
         import websockets
@@ -66,11 +67,15 @@ class Student:
     async def _send(self, msg: BackMsg) -> None:
         await self.ws.send(msg.SerializeToString())
 
-    def _rerun(self, page: str, query: str, widgets=()) -> BackMsg:
+    def _rerun(self, page: str, query: str, widgets=(), again: bool = False) -> BackMsg:
+        """The message a browser sends to open `page` (or, `again`, to run the page it shows once more)."""
         msg = BackMsg()
         state = msg.rerun_script
         state.query_string = query
-        state.page_name = page
+        if again and self.page_hash:
+            state.page_script_hash = self.page_hash
+        else:
+            state.page_name = page
         state.cached_message_hashes.extend(sorted(self.cached))
         for w in widgets:
             state.widget_states.widgets.append(w)
@@ -92,6 +97,9 @@ class Student:
             kind = fm.WhichOneof("type")
             if kind == "new_session":
                 self.session_id = fm.new_session.initialize.session_id
+                self.page_hash = fm.new_session.page_script_hash or self.page_hash
+            elif kind == "navigation":
+                self.page_hash = fm.navigation.page_script_hash or self.page_hash
             msgs.append(fm)
             if kind == "script_finished":
                 return msgs, fm.script_finished in (ForwardMsg.FINISHED_SUCCESSFULLY,
@@ -156,7 +164,7 @@ class Student:
             runs += 1
             answers = self._answers(msgs)
             if answers:  # the element's answer starts a run of its own
-                await self._send(self._rerun(page, query, answers))
+                await self._send(self._rerun(page, query, answers, again=True))
                 more, ok = await self._until_finished(timeout)
                 msgs += more
                 runs += 1

@@ -66,7 +66,7 @@ try:
 except LinkError as e:
     st.warning(t(f"link_{e.key}", **e.values))
     step = 0
-saved = {k: state.link(k) for k in ("z", "xy", "f", *Link.ARITHMETIC) if state.link(k) is not None}
+saved = {k: state.link(k) for k in Link.LESSON_STATE if state.link(k) is not None}
 person = visitor.current()
 leads = person.shared and person.teacher
 blobs = {"enc": cache.weights_url(roles["enc"]), "ae": cache.weights_url(roles["ae"]), "clf": cache.weights_url(roles["clf"]),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -19,11 +20,14 @@ from .state import Key, Link
 from .text import LANGUAGES, text
 
 _run = threading.local()  # each session's script runs in its own thread
+# The browser tab's icon, served by this server: a material-symbol icon would be fetched from the internet,
+# which a classroom's offline network cannot reach.
+ICON = str(Path(__file__).resolve().parent / "icon.png")
 
 
 def _frame(where: str | None = None) -> None:
     """Page settings and the sidebar; `where` is the page being opened (None when not known)."""
-    st.set_page_config(page_title=text(lang(), "app_title"), page_icon=":material/tune:", layout="wide",
+    st.set_page_config(page_title=text(lang(), "app_title"), page_icon=ICON, layout="wide",
                        initial_sidebar_state="collapsed" if state.link(Link.PRESENT) == "1" else "auto")
     try:  # a bad setting, a missing dataset or a cluster that does not answer is said once, here, on every page
         settings.home(), settings.workers(), settings.data_dir(), settings.ray_address()

@@ -15,6 +15,7 @@ Routes (plain HTTP beside Streamlit's websocket, each answered in microseconds, 
 from __future__ import annotations
 
 import ast
+import gc
 import importlib
 import json
 import logging
@@ -186,6 +187,7 @@ async def lifespan(app):
     except Exception:  # noqa: BLE001 - a page that cannot be imported says so when it is opened
         logging.getLogger(__name__).exception("warming up failed; pages will import what they need when opened")
     start_engine()
+    gc.freeze()  # what start-up made lives as long as the server: the collector need not look at it again
     yield
     from .. import engine
 

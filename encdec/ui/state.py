@@ -19,7 +19,8 @@ class Link:
     INTERPOLATION = ("ia", "ib", "is", "ip")            # from, to, steps, path
     ARITHMETIC = ("aa", "ab", "ac")                     # A, B, C
     CODE_DIM, EPOCHS = "code", "epochs"                 # the Train page
-    STEP, PRESENT, FOLLOW = "step", "present", "follow"  # the lesson
+    STEP, PRESENT = "step", "present"                   # the lesson
+    LESSON_STATE = ("z", "xy", "f", *ARITHMETIC)        # what its steps show (its element writes them: 20-lesson.js)
 
 
 class Key:

@@ -405,7 +405,7 @@ EN = {
     'lesson_s8_title': 'Arithmetic on codes',
     'lesson_s8_body1': 'Codes of words support arithmetic: king − man + woman lands near queen. Codes of digits do too.',
     'lesson_s8_body2': 'A bold {x} minus a thin {x} is a direction in code space: boldness. Add it to a thin {y} and decode the result.',
-    'lesson_s8_task': 'Choose A, B and C so that A − B + C decodes bolder than C (a quarter more ink).',
+    'lesson_s8_task': 'Put another digit as C (type a test digit\'s number): does the same A − B make it bolder too, by a quarter more ink?',
     'lesson_s8_done': 'Done: the difference of two codes carried boldness to another digit.',
     'probe_pca_column': 'PCA codes ({k} numbers)',
 }

@@ -105,6 +105,8 @@ def remember_browser_key() -> None:
     from . import live
 
     adopted = state.get("workspace_key") if state.pop("workspace_from_link", False) else None
+    if not workspace.valid_key(state.get("workspace_key")) and (cookie := _cookie_key()) is not None:
+        state.put("workspace_key", cookie)  # a browser seen before: known from this first run, no second run
     known = workspace.valid_key(state.get("workspace_key"))
     sent = live.view(Key.WORKSPACE_VIEW, {"view": "workspace", "adopt": adopted, "known": known}, browser_key=None).browser_key
     if not known and workspace.valid_key(sent):

@@ -6,6 +6,7 @@
 // a student can stop following and rejoin. Steps themselves are chapter 21.
 
 const FOLLOW_EVERY = 500;  // ms between two looks at the teacher's step
+const LESSON_LINK = ["z", "xy", "f", "aa", "ab", "ac"];  // what the steps keep in the address (pages/lesson.py reads them)
 
 /** A small box to draw a digit in; `changed(digit or null)` after every stroke. */
 function miniBoard(size, changed, textOf) {
@@ -60,8 +61,10 @@ function lessonView(root, d, got, setStateValue) {
   root.replaceChildren(bar, title, body, stage, task);
   let current = null;
 
-  function link() {
-    own("lesson", {step: String(s.step + 1), ...Object.fromEntries(Object.entries(current ? current.state() : {}).map(([k, v]) => [k, String(v)]))});
+  function link() {                                      // this step and its state, nothing of the other steps
+    const params = Object.fromEntries(LESSON_LINK.map((k) => [k, null]));
+    for (const [k, v] of Object.entries(current ? current.state() : {})) params[k] = String(v);
+    own("lesson", {step: String(s.step + 1), ...params});
   }
   const tellClass = throttled(() => {                    // the teacher's page moves the class's lesson
     fetch("/encdec/follow", {method: "POST", headers: {"Content-Type": "application/json"},

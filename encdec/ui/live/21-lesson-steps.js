@@ -199,7 +199,7 @@ function arithmeticStep({d, got, t, done, changed, saved}) {
     outs.forEach((out, j) => putImage(rctx, out, j * 29, 0));
     const ratio = inkOf(outs[3]) / Math.max(1e-6, inkOf(outs[2]));
     verdict.textContent = t.bolder.replace("{r}", ratio.toFixed(2));
-    if (ratio >= 1.25) done();
+    if (ratio >= 1.25 && picks[2] !== d.lesson.arith.picks[2]) done();   // the same difference, on a C of one's own
   }
   draw();
   return {node: el("div", {}, el("div", {className: "controls"}, ...inputs.map((input, j) => el("figure", {}, faces[j],
