@@ -26,16 +26,12 @@ import time
 from pathlib import Path
 
 from bench.chromium import (CHROMIUM, FLAGS, ROOT, Server, errors, live_module, open_fresh_map, open_page,
-                            server_cpu, settle)
+                            pct, publish, server_cpu, settle)
 
 HERE = Path(__file__).resolve().parent
 EDITOR_MODELS = ["mnist-mlp-ae-16", "mnist-cnn-ae-16", "mnist-lstm-ae-16", "mnist-cnn-clf"]
 EDITOR = '.live[data-view="editor"]'
 
-
-def pct(xs, q):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q / 100 * (len(xs) - 1))))] if xs else float("nan")
 
 
 def page_side_times(browser, names) -> list[tuple]:
@@ -172,7 +168,7 @@ HOVER = """const m = root.querySelector('canvas.map'), r = m.getBoundingClientRe
                                                               clientY: r.top + r.height * (0.5 + 0.4 * Math.sin(i / 7))}));"""
 
 
-def live_rates(page, url, models, clf_for_draw="mnist-cnn-clf") -> list[tuple]:
+def live_rates(page, url, models) -> list[tuple]:
     """(model, editor pictures/s, editor ms, draw updates/s, draw ms, hover updates/s, hover ms)."""
     rows = []
     for model in models:
@@ -351,8 +347,7 @@ def main(argv=None) -> int:
     else:
         text = report(args)
         args.out = args.out or str(HERE / "browser.md")
-    print(text)
-    Path(args.out).write_text(text)
+    publish(text, args.out)
     return 0
 
 

@@ -102,6 +102,33 @@ def three() -> list[list[tuple[float, float]]]:
     return [upper + lower]
 
 
+def draw_with_mouse(page, board, strokes, release: bool = True) -> None:
+    """Draw `strokes` (lists of (x, y) on a 280x280 canvas, as three() gives) on `board` (a locator of a
+    canvas however large it is shown) with the mouse; `release=False` keeps the pen down at the end."""
+    box = board.bounding_box()
+    sx, sy = box["width"] / 280, box["height"] / 280
+    for i, points in enumerate(strokes):
+        page.mouse.move(box["x"] + points[0][0] * sx, box["y"] + points[0][1] * sy)
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(box["x"] + x * sx, box["y"] + y * sy)
+        if release or i < len(strokes) - 1:
+            page.mouse.up()
+
+
+def pct(xs, q):
+    """The q-th percentile of xs (nearest rank); NaN for none."""
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q / 100 * (len(xs) - 1))))] if xs else float("nan")
+
+
+def publish(text: str, out: str | None) -> None:
+    """A benchmark's markdown: printed, and written to `out` (None: a dry run, written nowhere)."""
+    print(text)
+    if out is not None:
+        Path(out).write_text(text)
+
+
 # A page function, ([n, own]): which map shows all n points, "own" (the page's own map; only when
 # `own`) or "selection" (a Plotly map), else false.
 ALL_POINTS = """([n, own]) => {

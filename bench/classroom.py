@@ -26,7 +26,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.chromium import CHROMIUM, FLAGS, Server, open_page, server_cpu, settle, three
+from bench.chromium import CHROMIUM, FLAGS, Server, draw_with_mouse, open_page, pct, publish, server_cpu, three
 
 HERE = Path(__file__).resolve().parent
 PACE = {"loads": 2, "releases": 20, "drawings": 4}   # per student and minute
@@ -35,10 +35,6 @@ PAGES = [("home", ""), ("lesson", ""), ("editor", "model=mnist-cnn-ae-16"), ("ma
          ("train", "")]
 QUIET = 1.5   # seconds after an action before its CPU is read (anything it set off has finished by then)
 
-
-def pct(xs, q):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q / 100 * (len(xs) - 1))))] if xs else float("nan")
 
 
 class Meter:
@@ -101,13 +97,7 @@ def gestures(page, meter) -> dict:
 
     def drawing():
         page.locator(f"{draw} button", has_text="Clear").click()
-        box = board.bounding_box()
-        for stroke in three():
-            page.mouse.move(box["x"] + stroke[0][0] * box["width"] / 280, box["y"] + stroke[0][1] * box["height"] / 280)
-            page.mouse.down()
-            for x, y in stroke[1:]:
-                page.mouse.move(box["x"] + x * box["width"] / 280, box["y"] + y * box["height"] / 280)
-            page.mouse.up()
+        draw_with_mouse(page, board, three())
     out["a finished drawing (Draw)"] = [meter.around(drawing) for _ in range(3)]
 
     open_page(page, f"{meter.server.url}/map?model=mnist-cnn-ae-16")
@@ -295,10 +285,7 @@ def main(argv=None) -> int:
         p.error("students and followers: 1 to 500; seconds: 1 to 1800")
     if args.dry_run:
         args.students, args.pinned_students, args.seconds, args.followers, args.follow_seconds = 3, 3, 10, 3, 3
-    text = report(args)
-    print(text)
-    if not args.dry_run:
-        Path(args.out).write_text(text)
+    publish(report(args), None if args.dry_run else args.out)
     return 0
 
 

@@ -23,16 +23,12 @@ import threading
 import time
 from pathlib import Path
 
-from bench.chromium import CHROMIUM, FLAGS, ROOT, Server, free_port, open_page, server_cpu
+from bench.chromium import CHROMIUM, FLAGS, ROOT, Server, free_port, open_page, pct, publish, server_cpu
 
 HERE = Path(__file__).resolve().parent
 TRAIN = "/train?code=8&epochs=300"      # an MLP autoencoder: long enough to outlast every measurement
 LOADED = "/editor?model=mnist-cnn-ae-16"
 
-
-def pct(xs, q):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q / 100 * (len(xs) - 1))))] if xs else float("nan")
 
 
 # -- one training's speed where it runs ------------------------------------------------------------------
@@ -228,10 +224,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.dry_run:
         args.epochs, args.limit, args.repeats, args.loads, args.seconds = 1, 2000, 1, 2, 2.0
-    text = report(args)
-    print(text)
-    if not args.dry_run:
-        Path(args.out).write_text(text)
+    publish(report(args), None if args.dry_run else args.out)
     return 0
 
 

@@ -12,7 +12,6 @@ handwriting); the set is empty where there are none.
 """
 from __future__ import annotations
 
-import math
 import subprocess
 from pathlib import Path
 

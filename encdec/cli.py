@@ -286,7 +286,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=_whole(1, 4096), default=128)
     t.add_argument("--lr", type=float, default=None, help="learning rate (default: 2e-3 for MLP encoders, else 3e-3)")
     t.add_argument("--augment", choices=list(PRESETS), default=None,
-                   help="random changes to training images (default: handwriting for classifiers, else none)")
+                   help="random changes to training images (default: styles for MNIST classifiers, shift for Fashion-MNIST classifiers, else none)")
     t.add_argument("--limit", type=_whole(1), default=None, help="train on the first N images")
     t.add_argument("--seed", type=_whole(0, 2**63 - 1), default=0)
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, mps or xpu")

@@ -161,10 +161,6 @@ class Engine:
             order = self._order(job.lane)
             return next((i + 1 for i, j in enumerate(order) if j is job), 0)
 
-    def active(self, owner: str, lane: str = "train") -> int:
-        with self._cond:
-            return sum(j.owner == owner for j in (*self._waiting[lane], *self._running[lane]))
-
     def stop(self, job: Job) -> None:
         """Stop a job: a waiting one leaves the queue, a running one ends within STOP_GRACE seconds."""
         job.stop_event.set()
@@ -348,15 +344,22 @@ class _Worker:
         self.proc.start()
         child.close()
         self.seq = 0
+        self._ending = threading.Lock()
 
     def alive(self) -> bool:
         return self.proc.is_alive()
 
     def end(self) -> None:
-        if self.proc.is_alive():
-            self.proc.kill()
-        self.proc.join(5)
-        self.conn.close()
+        """End the process and its pipe; safe to call more than once, from any thread (the engine closing
+        while a job's thread finds its worker dead)."""
+        with self._ending:
+            if self.proc.is_alive():
+                self.proc.kill()
+            self.proc.join(5)
+            try:
+                self.conn.close()
+            except OSError:  # its descriptor is gone already: nothing left to close
+                pass
 
 
 class LocalBackend:

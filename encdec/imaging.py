@@ -33,16 +33,6 @@ def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
     return buf.getvalue()
 
 
-def map_csv(xy, labels) -> str:
-    """A map's points as CSV: dataset index, x, y, label."""
-    return "index,x,y,label\n" + "".join(f"{i},{x:.5f},{y:.5f},{int(l)}\n" for i, ((x, y), l) in enumerate(zip(xy, labels)))
-
-
-def code_csv(code: torch.Tensor) -> str:
-    values = code.reshape(-1).tolist()
-    return "dimension,value\n" + "".join(f"{i},{v:.6g}\n" for i, v in enumerate(values))
-
-
 # Ten distinct colours, one per class, shared by the interactive map and its PNG.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
@@ -63,13 +53,6 @@ def scatter_image(xy: np.ndarray, labels: np.ndarray, size: int = 900, dot: int 
         y = size - y  # up is up
         draw.ellipse((x - dot, y - dot, x + dot, y + dot), fill=PALETTE[int(label) % 10])
     return img
-
-
-def scatter_png(xy: np.ndarray, labels: np.ndarray, size: int = 900, dot: int = 2) -> bytes:
-    """A map as a PNG: one coloured dot per point on white."""
-    buf = io.BytesIO()
-    scatter_image(xy, labels, size, dot).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def strip_picks(epochs, count: int) -> list[int]:

@@ -117,6 +117,3 @@ def code_from_page(sent, code_dim: int) -> torch.Tensor | None:
     return None if values is None else torch.tensor(values, dtype=torch.float32)
 
 
-def all_finite(codes: torch.Tensor) -> bool:
-    """Whether every code is a finite number (a model with huge weights can overflow)."""
-    return bool(torch.isfinite(codes).all())

@@ -266,12 +266,6 @@ def get(model_path: Path, model_hash: str, codes, labels, split: str, settings: 
     return m
 
 
-def remember_quality(model_hash: str, split: str, m: Map) -> None:
-    """Store a map's measured quality in its cache file, so it is not measured again."""
-    if m.source != "shipped":
-        write(cache_path(model_hash, split, len(m.embedding), m.settings), m, model_hash, split)
-
-
 def build_shipped(model, model_path: Path, data, split: str, dry_run: bool = False) -> Map:
     """Compute and write the default map of `split` beside a shipped model (PCA in a dry run)."""
     from .latent import encode_split

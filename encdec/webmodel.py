@@ -102,15 +102,3 @@ def weights_blob(model: EncoderDecoder, model_id: str = "") -> bytes:
     return safetensors_bytes(tensors, metadata={"kind": "model", "plan": json.dumps(p), "id": model_id})
 
 
-def map_blob(xy, labels, map_id: str, raw: bool = False) -> bytes:
-    """A map for the page: positions (N, 2) and labels, float32. Known as soon as the map is, so the
-    page draws the points before any code is computed; the codes follow in `codes_blob`."""
-    tensors = {name: torch.as_tensor(v).to(torch.float32).contiguous() for name, v in (("xy", xy), ("labels", labels))}
-    return safetensors_bytes(tensors, metadata={"kind": "map", "id": map_id, "raw": "1" if raw else "0"})
-
-
-def codes_blob(codes, codes_id: str) -> bytes:
-    """The codes (N, k) of a map's points, float32, in the map's order."""
-    return safetensors_bytes({"codes": torch.as_tensor(codes).to(torch.float32).contiguous()},
-                             metadata={"kind": "codes", "id": codes_id})
-

@@ -13,7 +13,6 @@ import functools
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
 import threading
@@ -148,10 +147,6 @@ class Workspace:
 class Reservation:
     """A model's place in a workspace, held from a check of the quotas until the model is saved or given up."""
     path: Path
-
-    def refresh(self) -> None:
-        with contextlib.suppress(OSError):
-            os.utime(self.path)
 
     def release(self) -> None:
         self.path.unlink(missing_ok=True)

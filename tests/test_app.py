@@ -372,3 +372,25 @@ def test_a_failing_warm_up_does_not_stop_the_server(monkeypatch):
 
     with ThreadPoolExecutor(1) as pool:  # a thread of its own: the browser tests' driver may hold this one's loop
         assert pool.submit(asyncio.run, start()).result() is False  # started, with the automatic pages/ mode off
+
+
+def test_the_servers_upload_limit_is_the_apps_own(monkeypatch):
+    """Streamlit reads an upload into memory before the page sees it: its limit is the largest
+    checkpoint the app loads, and on a classroom server the classroom's upload quota."""
+    import tomllib
+
+    from streamlit import config
+
+    from encdec.checkpoint import MAX_BYTES
+    from encdec.ui import server
+
+    configured = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
+    assert configured * 1024 * 1024 == MAX_BYTES
+    before = config.get_option("server.maxUploadSize")
+    monkeypatch.setenv("ENCDEC_SHARED", "1")
+    monkeypatch.setenv("ENCDEC_QUOTA_UPLOAD_MB", "7")
+    try:
+        server.upload_limit()
+        assert config.get_option("server.maxUploadSize") == 7
+    finally:
+        config.set_option("server.maxUploadSize", before)

@@ -83,7 +83,7 @@ def test_a_full_queue_refuses_one_more_with_a_sentence():
 def test_maps_run_one_pending_fit_per_visitor_in_fair_turns_and_digests_first():
     backend = Held()
     e = Engine(backend, {"train": 1, "maps": 1})
-    blocker = e.submit(spec("map"), "maps", owner="x", name="blocker")
+    e.submit(spec("map"), "maps", owner="x", name="blocker")
     wait(lambda: backend.started == ["blocker"])
     ann = [e.submit(spec("map"), "maps", owner="ann", name=f"ann{i}", replace="map") for i in range(5)]
     bob = e.submit(spec("map"), "maps", owner="bob", name="bob", replace="map")
@@ -190,3 +190,23 @@ def test_work_that_cannot_go_on_says_why(local, tmp_path, user_home):
     store = ModelStore(tmp_path / "models")
     job = jobs.train(local, ModelConfig(code_dim=3, dataset="fashion"), tiny(augment="styles"), store, "x")
     assert local.wait(job, 120) and job.status == "failed" and "for MNIST only" in job.error
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", ["job_map", "job_digest", "job_saving"])
+def test_stop_at_each_last_step_of_a_training_gives_back_nothing_to_save(stage, mnist):
+    """Stop set while a finished training maps, digests or packs its model: the work ends with
+    TrainingStopped (so no outcome reaches the app to be saved), whichever step it was."""
+    stop = threading.Event()
+
+    class StopAt(work.Reporter):
+        def send(self, kind, payload):
+            super().send(kind, payload)
+            if kind == "step" and payload["stage"] == stage:
+                stop.set()
+    reporter = StopAt()
+    spec = work.Spec("train", {"config": ModelConfig(code_dim=3).to_dict(), "train": tiny(limit=600).to_dict()})
+    with pytest.raises(encdec.TrainingStopped):
+        work.run(spec, reporter, stop)
+    stages = [p["stage"] for k, p in reporter.messages if k == "step"]
+    assert stages[-1] == stage and [k for k, _ in reporter.messages].count("progress") > 0

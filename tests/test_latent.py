@@ -170,7 +170,8 @@ def test_reconstruction_errors_are_per_image_mse(ae, mnist):
 
 
 @pytest.mark.parametrize("sent", [None, "1,2", {"code": [1, 2]}, {"code": [1, 2, "3"]}, {"code": [1, 2, True]},
-                                  {"code": [1, 2, float("nan")]}, {"code": [1, 2, 1e5]}, {"code": {"a": 1}}])
+                                  {"code": [1, 2, float("nan")]}, {"code": [1, 2, 1e5]}, {"code": {"a": 1}},
+                                  {"code": [1, 2, 10 ** 400]}, {"code": [1, 2, -(10 ** 400)]}])
 def test_a_code_a_page_sends_is_taken_only_as_k_plain_finite_numbers(sent):
     assert latent.code_from_page(sent, 3) is None
 

@@ -31,11 +31,28 @@ def test_every_encoder_pairs_with_every_decoder(kind, encoder, decoder):
         assert x_hat.min() >= 0 and x_hat.max() <= 1
 
 
-def test_vae_encode_returns_the_mean_not_a_sample():
-    model = build(ModelConfig(kind="vae", encoder="mlp", decoder="mlp", code_dim=4)).eval()
+def test_vae_encode_returns_the_mean_not_a_sample_even_while_training():
+    torch.manual_seed(0)
+    model = build(ModelConfig(kind="vae", encoder="mlp", decoder="mlp", code_dim=4)).train()
     x = torch.rand(2, 1, 28, 28)
+    # training samples a code around the mean: two passes decode different codes ...
+    assert not torch.equal(model(x)["recon_logits"], model(x)["recon_logits"])
+    # ... but the code a page shows is always the mean
     assert torch.equal(model.encode(x), model.encode(x))
     assert torch.equal(model.encode(x), model.encoder(x)[:, :4])
+    assert torch.equal(model(x)["code"], model.encode(x))
+
+
+def test_dropout_changes_outputs_while_training_and_never_after():
+    torch.manual_seed(0)
+    model = build(ModelConfig(kind="classifier", encoder="mlp", code_dim=8, dropout=0.5))
+    x = torch.rand(4, 1, 28, 28)
+    model.train()
+    assert not torch.equal(model.classify(x), model.classify(x))
+    model.eval()
+    assert torch.equal(model.classify(x), model.classify(x))
+    plain = build(ModelConfig(kind="classifier", encoder="mlp", code_dim=8)).train()
+    assert torch.equal(plain.classify(x), plain.classify(x))  # no dropout asked: training changes nothing either
 
 
 @pytest.mark.parametrize("bad", [1, 65, 0, -3, 2.5, "16", True])

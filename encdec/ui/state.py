@@ -6,7 +6,6 @@ nothing else touches `st.query_params` at all. Widget keys are session keys too:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import streamlit as st
 
@@ -126,9 +125,3 @@ DOC = {
 _NAMES = {name: f"_encdec_{name}" for name in DOC}
 
 
-@dataclass(frozen=True)
-class Kept:
-    """The sidebar's pickers as the session last showed them."""
-    lang: str | None = None
-    data: str | None = None
-    model: str | None = None

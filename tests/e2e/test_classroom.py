@@ -36,6 +36,24 @@ def _ready(page):
     settle(page)
 
 
+def become_teacher(page, password: str = PASSWORD):
+    """On an open Models page: enter the teacher password, and wait until the page says so."""
+    page.get_by_text("I am the teacher").click()
+    page.get_by_label("Teacher password").fill(password)
+    page.get_by_role("button", name="Enter").click()
+    page.wait_for_selector("text=You are the teacher (this browser remembers it)")
+
+
+def teacher_publishes_a_lesson(page, url):
+    """The teacher signs in on the Models page, uploads a model and publishes it to the class as `lesson`."""
+    open_page(page, f"{url}/models")
+    _ready(page)
+    become_teacher(page)
+    _upload(page, url, "lesson.safetensors", _model_bytes(5))
+    page.get_by_role("button", name="Publish to the class").click()
+    page.wait_for_selector("text=Published to the class as lesson")
+
+
 def _upload(page, url, name, data):
     open_page(page, f"{url}/models")
     _ready(page)
@@ -75,15 +93,7 @@ def test_two_students_see_only_their_own_models_and_a_teacher_publishes_to_both(
     assert "ann-model" in _picker(a) and key not in a.url
 
     # the teacher signs in with the password, uploads a lesson and publishes it
-    open_page(t, f"{classroom.url}/models")
-    _ready(t)
-    t.get_by_text("I am the teacher").click()
-    t.get_by_label("Teacher password").fill(PASSWORD)
-    t.get_by_role("button", name="Enter").click()
-    t.wait_for_selector("text=You are the teacher (this browser remembers it)")
-    _upload(t, classroom.url, "lesson.safetensors", _model_bytes(5))
-    t.get_by_role("button", name="Publish to the class").click()
-    t.wait_for_selector("text=Published to the class as lesson")
+    teacher_publishes_a_lesson(t, classroom.url)
     for page in (a, b):
         open_page(page, f"{classroom.url}/models")
         _ready(page)

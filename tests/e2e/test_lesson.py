@@ -6,8 +6,9 @@ import urllib.parse
 
 import pytest
 
-from bench.chromium import errors, open_page, settle, three
+from bench.chromium import draw_with_mouse, errors, open_page, settle, three
 from tests.e2e.conftest import Server
+from tests.e2e.test_classroom import become_teacher
 
 LESSON = '.live[data-view="lesson"]'
 STEPS = 8
@@ -53,14 +54,7 @@ def test_every_step_opens_in_both_languages_with_its_own_link(server, page, lang
 def test_tasks_are_checked_by_the_page_as_they_are_done(server, page):
     open_lesson(page, server.url, "?step=1&model=mnist-cnn-ae-16")
     # step 1: draw any digit
-    board = page.locator(f"{LESSON} canvas.board")
-    box = board.bounding_box()
-    for stroke in three():
-        page.mouse.move(box["x"] + stroke[0][0] * box["width"] / 280, box["y"] + stroke[0][1] * box["height"] / 280)
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x * box["width"] / 280, box["y"] + y * box["height"] / 280)
-        page.mouse.up()
+    draw_with_mouse(page, page.locator(f"{LESSON} canvas.board"), three())
     page.wait_for_function(f"() => (document.querySelector('{LESSON}').dataset.done || '').includes('0')")
     assert page.locator(f"{LESSON} .lesson-task.finished").count() == 1
 
@@ -112,10 +106,7 @@ def _teacher(browser, url):
     open_page(page, f"{url}/models")
     page.wait_for_selector("text=of at most", timeout=60_000)
     settle(page)
-    page.get_by_text("I am the teacher").click()
-    page.get_by_label("Teacher password").fill(PASSWORD)
-    page.get_by_role("button", name="Enter").click()
-    page.wait_for_selector("text=You are the teacher (this browser remembers it)")
+    become_teacher(page, PASSWORD)
     open_lesson(page, url)
     page.wait_for_selector(f"{LESSON} .lead")
     return page

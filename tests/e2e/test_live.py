@@ -10,7 +10,7 @@ import torch
 import encdec
 from encdec.webmodel import weights_blob
 from tests.e2e.conftest import ROOT
-from bench.chromium import errors, live_module, open_page, settle
+from bench.chromium import draw_with_mouse, errors, live_module, open_page, settle
 
 IMAGE_DECODERS = ("mlp", "lstm", "deconv")
 BUILDABLE = [*[("autoencoder", e, d) for e, d in itertools.product(encdec.ENCODERS, IMAGE_DECODERS)],
@@ -234,18 +234,6 @@ def test_the_pages_preprocessing_agrees_with_to_mnist(js_page):
     assert same >= 0.99
 
 
-def _draw_with_mouse(page, board, strokes, release=True):
-    box = board.bounding_box()
-    for i, stroke in enumerate(strokes):
-        points = stroke["points"]
-        page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
-        page.mouse.down()
-        for x, y in points[1:]:
-            page.mouse.move(box["x"] + x, box["y"] + y)
-        if release or i < len(strokes) - 1:
-            page.mouse.up()
-
-
 def test_a_drawing_is_read_while_it_is_drawn_then_placed_on_the_map_in_the_page(server, page):
     from bench.browser import Wire
     from bench.chromium import three
@@ -256,7 +244,7 @@ def test_a_drawing_is_read_while_it_is_drawn_then_placed_on_the_map_in_the_page(
     board = view.locator("canvas.board")
     board.wait_for()
     wire.mark()
-    _draw_with_mouse(page, board, [{"points": three()[0]}], release=False)
+    draw_with_mouse(page, board, three(), release=False)
     page.wait_for_function("() => document.querySelector('.live[data-view=draw]').dataset.prediction", timeout=10_000)
     assert view.get_attribute("data-prediction") == "3"        # before the pen lifts
     page.mouse.up()
@@ -283,7 +271,7 @@ def test_a_digit_of_each_class_drawn_with_the_mouse_gets_the_right_verdict(serve
         if digit in right:
             continue
         view.locator("button", has_text="Clear").click()
-        _draw_with_mouse(page, board, strokes)
+        draw_with_mouse(page, board, [s["points"] for s in strokes])
         page.wait_for_function("() => document.querySelector('.live[data-view=draw]').dataset.prediction", timeout=10_000)
         if view.get_attribute("data-prediction") == str(digit):
             right.add(digit)

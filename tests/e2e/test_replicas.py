@@ -7,7 +7,7 @@ import pytest
 
 from bench.chromium import errors, open_page
 from deploy.replicas import NGINX, Replicas
-from tests.e2e.test_classroom import PASSWORD, _model_bytes, _picker, _ready, _upload
+from tests.e2e.test_classroom import PASSWORD, _model_bytes, _picker, _ready, _upload, teacher_publishes_a_lesson
 
 
 @pytest.fixture(scope="module")
@@ -50,15 +50,7 @@ def test_a_model_saved_through_one_replica_is_listed_through_the_other_and_a_pub
     _ready(b)
     assert "ann-model" not in _picker(b)  # Bob's workspace is his own on every replica
 
-    open_page(t, f"{replicas.url}/models")
-    _ready(t)
-    t.get_by_text("I am the teacher").click()
-    t.get_by_label("Teacher password").fill(PASSWORD)
-    t.get_by_role("button", name="Enter").click()
-    t.wait_for_selector("text=You are the teacher (this browser remembers it)")
-    _upload(t, replicas.url, "lesson.safetensors", _model_bytes(5))
-    t.get_by_role("button", name="Publish to the class").click()
-    t.wait_for_selector("text=Published to the class as lesson")
+    teacher_publishes_a_lesson(t, replicas.url)
     for page, replica in ((a, "1"), (b, "1")):
         open_page(page, f"{replicas.url}/models")
         _ready(page)
