@@ -24,7 +24,9 @@ ZOO = {
     "mnist-mlp-ae-2": (dict(kind="autoencoder", encoder="mlp", decoder="mlp", code_dim=2), dict(epochs=60)),
     "mnist-mlp-ae-16": (dict(kind="autoencoder", encoder="mlp", decoder="mlp", code_dim=16), dict(epochs=40)),
     "mnist-cnn-ae-16": (dict(kind="autoencoder", encoder="cnn", decoder="deconv", code_dim=16), dict(epochs=15)),
-    "mnist-lstm-ae-16": (dict(kind="autoencoder", encoder="lstm", decoder="lstm", code_dim=16), dict(epochs=15)),
+    # At the family's 3e-3 an LSTM autoencoder can sit on a plateau for most of its epochs (seen: a test MSE
+    # of 0.035 after 15 epochs, against 0.009); at 2e-3 it trains steadily.
+    "mnist-lstm-ae-16": (dict(kind="autoencoder", encoder="lstm", decoder="lstm", code_dim=16), dict(epochs=15, lr=0.002)),
     "mnist-cnn-vae-16": (dict(kind="vae", encoder="cnn", decoder="deconv", code_dim=16), dict(epochs=15)),
     # MNIST classifiers read digits deskewed and learn from digits written in many styles (augment.py,
     # strokes.py); the MLP is twice the default width: reading every style needs it (bench/).

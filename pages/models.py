@@ -141,7 +141,7 @@ if visitor.shared_mode():
         with st.expander(t("teacher_title")):
             typed = st.text_input(t("teacher_password"), type="password", key=Key.TEACHER_PASSWORD)
             if st.button(t("teacher_enter"), key=Key.TEACHER_ENTER):
-                limit = visitor.guesses()
+                limit = cache.guesses()
                 wait = limit.check(person.workspace.id)
                 if wait > 0:
                     st.error(t("teacher_wait", s=int(wait) + 1))

@@ -100,9 +100,21 @@ def test_augmentation_is_recorded_in_the_recipe(mnist):
 
 
 def test_the_time_estimate_grows_with_the_work():
-    from encdec.train import estimate_seconds
+    from encdec.train import estimate_seconds, time_per_sample
 
-    model = build(ModelConfig(code_dim=4))
-    one = estimate_seconds(model, TrainConfig(epochs=1), 1000)
-    ten = estimate_seconds(model, TrainConfig(epochs=10), 1000)
+    small = time_per_sample(build(ModelConfig(code_dim=4, hidden=64)))
+    large = time_per_sample(build(ModelConfig(encoder="cnn", decoder="deconv", code_dim=4)))
+    assert 0 < small < large  # a CNN's step costs more than a narrow MLP's
+    one = estimate_seconds(small, TrainConfig(epochs=1), 1000)
+    ten = estimate_seconds(small, TrainConfig(epochs=10), 1000)
     assert 0 < one < ten and ten / one > 3
+
+
+def test_a_time_estimate_never_makes_an_optimizer():
+    """The web server measures estimates; the first optimizer of a process imports torch's compiler."""
+    import subprocess
+    import sys
+
+    code = ("import sys, encdec; from encdec.train import time_per_sample; "
+            "time_per_sample(encdec.build(encdec.ModelConfig(code_dim=4))); print('torch._dynamo' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

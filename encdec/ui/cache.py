@@ -29,6 +29,15 @@ from . import blobs
 BY_VERSION = {ModelInfo: lambda info: info.version}
 
 
+@st.cache_resource(show_spinner=False)
+def guesses():
+    """Wrong teacher passwords slow down, per browser and for the whole server (workspace.GuessLimit):
+    one record for every session of this server."""
+    from ..workspace import GuessLimit
+
+    return GuessLimit()
+
+
 # -- datasets ---------------------------------------------------------------------------------------
 
 @st.cache_resource(show_spinner=False)
@@ -131,12 +140,19 @@ def first_digit(info: ModelInfo) -> tuple[torch.Tensor, list[float], object]:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def time_estimate(config, epochs: int, size: int) -> float:
-    """Seconds a training of `config` would take, measured once per setting on two small batches."""
+def _seconds_per_sample(config) -> float:
+    """A training step's time per sample for `config`, measured once on a few small batches."""
     from ..models import build
+    from ..train import time_per_sample
+
+    return time_per_sample(build(config))
+
+
+def time_estimate(config, epochs: int, size: int) -> float:
+    """Seconds a training of `config` would take for these settings."""
     from ..train import TrainConfig, estimate_seconds
 
-    return estimate_seconds(build(config), TrainConfig(epochs=epochs, limit=size), size)
+    return estimate_seconds(_seconds_per_sample(config), TrainConfig(epochs=epochs, limit=size), size)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

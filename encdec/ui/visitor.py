@@ -17,7 +17,7 @@ import streamlit as st
 
 from .. import settings, workspace
 from ..store import ModelStore, shipped_store_dir
-from ..workspace import GuessLimit, Workspace
+from ..workspace import Workspace
 from . import state
 from .state import Key, Link
 
@@ -111,12 +111,6 @@ def remember_browser_key() -> None:
     sent = live.view(Key.WORKSPACE_VIEW, {"view": "workspace", "adopt": adopted, "known": known}, browser_key=None).browser_key
     if not known and workspace.valid_key(sent):
         state.put("workspace_key", sent)  # this very run goes on with the visitor's workspace
-
-
-@st.cache_resource(show_spinner=False)
-def guesses() -> GuessLimit:
-    """Wrong teacher passwords slow down, per browser and for the whole server (workspace.GuessLimit)."""
-    return GuessLimit()
 
 
 def shipped_store() -> ModelStore:
