@@ -130,7 +130,7 @@ def one_browser() -> tuple[list[str], dict]:
     from playwright.sync_api import sync_playwright
 
     server = Server(Path(tempfile.mkdtemp(prefix="encdec-bench-")), env={"ENCDEC_SHARED": "1"})
-    loads, gesture_costs = {}, {}
+    loads, gesture_costs, arrivals = {}, {}, {}
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -139,6 +139,8 @@ def one_browser() -> tuple[list[str], dict]:
                 context = browser.new_context(viewport={"width": 1300, "height": 1000})
                 page = context.new_page()
                 meter = Meter(server, page, rate)
+                # a browser's arrival: the app's own scripts, a new session, its workspace key told
+                arrivals[visitor] = meter.around(lambda: open_page(page, server.url + "/"))
                 for name, query in PAGES:
                     url = f"{server.url}/{'' if name == 'home' else name}" + (f"?{query}" if query else "")
                     loads.setdefault(name, {})[visitor] = meter.around(lambda u=url: open_page(page, u))
@@ -152,9 +154,11 @@ def one_browser() -> tuple[list[str], dict]:
              f"Chromium against a classroom server (ENCDEC_SHARED=1), nothing else running; server CPU in ms over the "
              f"action and the {QUIET} s after it, less the idle server's own ({1000 * rate:.1f} ms/s). A page load is "
              "opening its address until the app is idle, as the first visitor since the server started and as the "
-             "next visitor (another browser).", "",
+             "next visitor (another browser, after its arrival).", "",
              "| page | first visitor: server CPU | next visitor: server CPU | messages to Python (next) |",
-             "|---|---:|---:|---:|"]
+             "|---|---:|---:|---:|",
+             f"| a new browser arrives (the app's scripts, a new session, its key) | {arrivals['first']['cpu_ms']:.0f} ms "
+             f"| {arrivals['next']['cpu_ms']:.0f} ms | {arrivals['next']['messages']} |"]
     for name, r in loads.items():
         lines.append(f"| {name} | {r['first']['cpu_ms']:.0f} ms | {r['next']['cpu_ms']:.0f} ms | {r['next']['messages']} |")
     lines += ["", "| gesture | server CPU (median) | messages to Python | requests to the server |", "|---|---:|---:|---:|"]

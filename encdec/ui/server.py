@@ -58,10 +58,9 @@ async def blob(request):
     found = blobs.get(request.path_params["key"])
     if found is None:
         return Response(status_code=404)
-    data, compressed = found
-    headers = {"Cache-Control": "public, max-age=31536000, immutable"}
-    if compressed:
-        headers["Content-Encoding"] = "gzip"
+    data, encoding = found
+    # An encoding named ("identity" for bytes sent as they are) keeps Streamlit's gzip layer off them.
+    headers = {"Cache-Control": "public, max-age=31536000, immutable", "Content-Encoding": encoding}
     return Response(data, media_type="application/octet-stream", headers=headers)
 
 
