@@ -9,8 +9,8 @@ bench/classroom.md. Loopback only; every run is bounded in students and seconds.
   loads, 20 slider releases and 4 drawings; the gestures send what the one-browser run saw the page
   send), the server's CPU per student-minute, the students one core serves at that pace, and with the
   server pinned to one core (`taskset -c 0`) and 30 students: page loads' p50 and p95 and failures;
-- followers of a lesson: students' pages asking the follow route twice a second, the server's CPU per
-  follower per second.
+- followers of a lesson: students' pages following the teacher's moves, the server's CPU per follower
+  per second and how fast a move reaches them.
 """
 from __future__ import annotations
 
@@ -204,35 +204,57 @@ def run_class(students: int, seconds: float, pinned: bool) -> dict:
 
 # -- followers of a lesson ----------------------------------------------------------------------------------
 
-def followers(n: int, seconds: float) -> dict:
-    server = Server(Path(tempfile.mkdtemp(prefix="encdec-bench-")), env={"ENCDEC_SHARED": "1"})
-    asked, failed, lock = [0], [0], threading.Lock()
-    try:
-        end = time.time() + seconds
-        cpu = server_cpu(server.proc.pid)
+def followers(n: int, seconds: float, move_every: float = 5.0) -> dict:
+    """`n` students' pages following the lesson for `seconds` while the teacher moves every `move_every`
+    seconds: each asks the follow route as its page does (`?after=` what it has; the answer comes when the
+    teacher moves), and notes how long each move took to reach it."""
+    from encdec.follow import lesson_key
 
-        def follow(i):
-            time.sleep(i * 0.5 / n)
+    server = Server(Path(tempfile.mkdtemp(prefix="encdec-bench-")), env={"ENCDEC_SHARED": "1"})
+    answers, failed, delays, lock = [0], [0], [], threading.Lock()
+    moved_at: dict[int, float] = {}
+    try:
+        key = lesson_key(server.home)
+        end = time.time() + seconds
+        cpu, start = server_cpu(server.proc.pid), time.perf_counter()
+
+        def follow():
+            seq = -1
             while time.time() < end:
                 try:
-                    with urllib.request.urlopen(server.url + "/encdec/follow", timeout=10) as r:
-                        json.loads(r.read())
+                    with urllib.request.urlopen(f"{server.url}/encdec/follow?after={seq}", timeout=60) as r:
+                        got = json.loads(r.read())
                     with lock:
-                        asked[0] += 1
+                        answers[0] += 1
+                        if got["seq"] != seq and got["seq"] in moved_at:
+                            delays.append(time.perf_counter() - moved_at[got["seq"]])
+                    seq = got["seq"]
                 except OSError:
                     with lock:
                         failed[0] += 1
-                time.sleep(0.5)
-        threads = [threading.Thread(target=follow, args=(i,)) for i in range(n)]
+                    time.sleep(2)
+
+        def teach():
+            for step in range(1, 10_000):
+                time.sleep(move_every)
+                if time.time() > end - 1:
+                    return
+                body = json.dumps({"key": key, "step": step % 8, "state": {}}).encode()
+                request = urllib.request.Request(f"{server.url}/encdec/follow", data=body, method="POST",
+                                                 headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(request, timeout=30) as r:
+                    moved_at[json.loads(r.read())["seq"]] = time.perf_counter()
+        threads = [threading.Thread(target=follow) for _ in range(n)] + [threading.Thread(target=teach)]
         for th in threads:
             th.start()
-        for th in threads:
+        time.sleep(max(0.0, end - time.time()))
+        used, wall = server_cpu(server.proc.pid) - cpu, time.perf_counter() - start  # the run's own seconds
+        for th in threads:  # the last questions are answered when they time out (FOLLOW_WAIT)
             th.join()
-        used = server_cpu(server.proc.pid) - cpu
     finally:
         server.stop()
-    return {"n": n, "seconds": seconds, "asked": asked[0], "failed": failed[0],
-            "ms_per_follower_second": 1000 * used / (n * seconds)}
+    return {"n": n, "seconds": wall, "answers": answers[0], "failed": failed[0], "moves": len(moved_at),
+            "p95_delay": pct(delays, 95), "ms_per_follower_second": 1000 * used / (n * wall)}
 
 
 def report(args) -> str:
@@ -267,9 +289,11 @@ def report(args) -> str:
                   + (f", plus {gestures_ms:.0f} ms of gestures measured in one browser" if gestures_ms else "") + ")."]
     f = followers(args.followers, args.follow_seconds)
     lines += ["", "#### Following the teacher in the lesson", "",
-              f"{f['n']} students' pages each asking the follow route twice a second for {f['seconds']:.0f} s: "
-              f"{f['asked']:,} answers, {f['failed']} failures; server CPU **{f['ms_per_follower_second']:.3f} ms per "
-              "follower per second**."]
+              f"{f['n']} students' pages following the lesson for {f['seconds']:.0f} s while the teacher moved "
+              f"{f['moves']} times (every 5 s): each page asks the follow route as the lesson page does, and the answer "
+              f"comes when the teacher moves. {f['answers']:,} answers, {f['failed']} failures; a move reached every "
+              f"page within {1000 * f['p95_delay']:.0f} ms (p95); server CPU **{f['ms_per_follower_second']:.3f} ms per "
+              "follower per second** (the server's idle time included)."]
     return "\n".join(lines) + "\n"
 
 

@@ -10,11 +10,13 @@ Routes (plain HTTP beside Streamlit's websocket, each answered in microseconds, 
 - GET /encdec/job/TOKEN, POST /encdec/job/TOKEN/stop: how a job goes, and Stop (the token is the
   unguessable capability the page that started the job holds);
 - GET /encdec/follow, POST /encdec/follow: where the teacher is in the lesson (follow.py), for the
-  students' pages; only a page holding the class's lesson key moves it.
+  students' pages, which ask again as soon as they are answered (an answer waits for the teacher's next
+  move); only a page holding the class's lesson key moves it.
 """
 from __future__ import annotations
 
 import ast
+import asyncio
 import gc
 import importlib
 import json
@@ -107,10 +109,66 @@ def lesson():
     return _lessons[home]
 
 
+FOLLOW_WAIT = 10.0   # seconds a follower's request waits for the teacher to move before it is answered anyway
+FOLLOW_LOOK = 0.25   # seconds between two looks at the lesson's file while anyone waits (one look for all)
+
+
+class _Moves:
+    """Wakes the followers of this process when the lesson's file changes: one look at the file every
+    FOLLOW_LOOK seconds while anyone waits, whichever replica the teacher moved it on."""
+
+    def __init__(self):
+        self.changed = asyncio.Condition()
+        self.waiting = 0
+        self.task: asyncio.Task | None = None
+
+    async def _watch(self) -> None:
+        seq = lesson().read()["seq"]
+        while self.waiting:
+            await asyncio.sleep(FOLLOW_LOOK)
+            now = lesson().read()["seq"]
+            if now != seq:
+                seq = now
+                async with self.changed:
+                    self.changed.notify_all()
+        self.task = None
+
+    async def until_after(self, seq: int, request) -> dict:
+        """The lesson's position once its count has passed `seq`, or as it is after FOLLOW_WAIT seconds
+        (or at once when the page has gone)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + FOLLOW_WAIT
+        self.waiting += 1
+        try:
+            if self.task is None:
+                self.task = loop.create_task(self._watch())
+            while loop.time() < end and not await request.is_disconnected():
+                try:
+                    async with self.changed:
+                        await asyncio.wait_for(self.changed.wait_for(lambda: lesson().read()["seq"] != seq), 1.0)
+                    break
+                except asyncio.TimeoutError:
+                    continue
+        finally:
+            self.waiting -= 1
+        return lesson().read()
+
+
+_moves: _Moves | None = None
+
+
 async def follow_read(request):
+    """Where the teacher is. With `?after=SEQ` (what the page has), the answer waits until the teacher
+    has moved past it (or FOLLOW_WAIT seconds): a follower costs the server one answer per move."""
     from starlette.responses import JSONResponse
 
-    return JSONResponse(lesson().read(), headers={"Cache-Control": "no-store"})
+    global _moves
+    position = lesson().read()
+    after = request.query_params.get("after", "")
+    if after.lstrip("-").isdigit() and len(after) < 20 and int(after) == position["seq"]:
+        _moves = _moves or _Moves()
+        position = await _moves.until_after(int(after), request)
+    return JSONResponse(position, headers={"Cache-Control": "no-store"})
 
 
 async def follow_move(request):

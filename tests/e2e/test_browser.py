@@ -12,7 +12,7 @@ import encdec
 from bench.chromium import errors, open_fresh_map, open_page, settle
 from tests.e2e.conftest import ROOT, SHOTS, Server
 
-PAGES = ["home", "editor", "map", "draw", "classifier", "transfer", "models", "train"]
+PAGES = ["home", "lesson", "editor", "map", "draw", "classifier", "transfer", "models", "train"]
 MODEL = "mnist-cnn-ae-16"
 
 
@@ -189,7 +189,7 @@ def test_closing_the_tab_during_a_training_still_leaves_a_valid_store(server, br
     before = {i.name for i in store.list()}
     context = browser.new_context()
     page = context.new_page()
-    open_page(page, f"{server.url}/train?code=3&epochs=20")  # long enough to close the tab during it
+    open_page(page, f"{server.url}/train?code=3&epochs=6")  # long enough to close the tab during it
     page.get_by_role("button", name="Start training").click()
     page.wait_for_selector("text=Training: epoch", timeout=60_000)
     context.close()  # the tab is gone; the training finishes and saves on the server

@@ -5,7 +5,7 @@
 // step to the server's follow route, the students' pages read it twice a second and move along, and
 // a student can stop following and rejoin. Steps themselves are chapter 21.
 
-const FOLLOW_EVERY = 500;  // ms between two looks at the teacher's step
+const FOLLOW_AGAIN = 2000;  // ms before a follower asks again after an error, or while no lesson is led
 const LESSON_LINK = ["z", "xy", "f", "aa", "ab", "ac"];  // what the steps keep in the address (pages/lesson.py reads them)
 
 /** A small box to draw a digit in; `changed(digit or null)` after every stroke. */
@@ -121,21 +121,29 @@ function lessonView(root, d, got, setStateValue) {
     if (e.key === "ArrowLeft") go(s.step - 1);
   };
   document.addEventListener("keydown", keys);
-  let timer = 0, gone = false;
+  let timer = 0, gone = false, asking = null;
   async function look() {                                 // a student's page follows the teacher's
     clearTimeout(timer);
+    if (asking) asking.abort();
     if (gone || !s.following) return;
-    try {
-      const led = await (await fetch("/encdec/follow", {cache: "no-store"})).json();
-      if (!gone && s.following && led.led && led.seq !== s.seq) {
-        s.seq = led.seq;
-        if (led.step !== s.step || JSON.stringify(led.state) !== JSON.stringify(current ? current.state() : {})) go(led.step, led.state);
+    const mine = asking = new AbortController();
+    let wait = 0;
+    try {                                                 // answered when the teacher moves past s.seq (or after a while)
+      const led = await (await fetch(`/encdec/follow?after=${s.seq}`, {cache: "no-store", signal: mine.signal})).json();
+      if (!gone && s.following && led.seq !== s.seq) {
+        s.seq = led.seq;                                  // before any lesson is led too: the next answer waits for one
+        if (led.led && (led.step !== s.step || JSON.stringify(led.state) !== JSON.stringify(current ? current.state() : {}))) {
+          go(led.step, led.state);
+        }
         root.dataset.followed = String(led.seq);
       }
-    } catch (e) { /* the server is busy: look again */ }
-    timer = setTimeout(look, FOLLOW_EVERY);
+    } catch (e) {
+      if (mine.signal.aborted) return;                    // stopped following, or asked again already
+      wait = FOLLOW_AGAIN;                                // the server is busy or restarting: ask again soon
+    }
+    if (asking === mine) timer = setTimeout(look, wait);
   }
   go(s.step, s.states[s.step]);
   if (s.following) look();
-  return () => { gone = true; clearTimeout(timer); tellClass.cancel(); document.removeEventListener("keydown", keys); if (current && current.cleanup) current.cleanup(); };
+  return () => { gone = true; clearTimeout(timer); if (asking) asking.abort(); tellClass.cancel(); document.removeEventListener("keydown", keys); if (current && current.cleanup) current.cleanup(); };
 }
