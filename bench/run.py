@@ -178,8 +178,8 @@ def drawn_digits_table() -> list[str]:
              f"Drawn: {len(sets['drawn'][1]):,} pen-stroke digits made by `bench/drawn.py` (strokes drawn like the Draw "
              "page's canvas: a 1 with flag and foot, a 7 with a bar, an open 4, a curved 9 among them, then "
              f"`encdec.digitize.to_mnist`). Other writers: scikit-learn's {len(sets['other writers (8x8)'][1]):,} 8x8 digits "
-             f"by 43 writers (UCI), made 28x28 the same way. Fonts (`bench/fonts.py`): every digit of the {len(fonts())} "
-             "font families fontconfig finds (Debian's URW base 35 for print, serif and script forms, and ten "
+             f"by 43 writers (UCI), made 28x28 the same way. Fonts (`bench/fonts.py`): every digit of the {len(fonts())} fonts "
+             "fontconfig finds (Debian's URW base 35 for print, serif and script forms, and ten "
              "handwriting families), 6 times each at a random size, slant, turn and pen width, made 28x28 the same "
              "way. None of them is used in training.", "",
              "| classifier | augmentation | MNIST test | " + " | ".join(f"{k} ({len(v[1]):,})" for k, v in sets.items()) + " |",

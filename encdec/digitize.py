@@ -18,6 +18,7 @@ SIZE = 28          # the frame
 MIN_INK = 0.001    # below this share of inked canvas (0.1%), a drawing counts as empty
 INKED = 0.1        # a pixel with more ink than this is part of the digit: anti-aliased fringes are not
 MAX_PIXELS = 40_000_000  # larger uploads are refused before decoding
+MAX_PICTURE_MB = 25      # a photo of a digit is a few MB; the Draw page refuses larger files as they arrive
 
 
 class DrawingError(ValueError):

@@ -81,6 +81,6 @@ def build(infos, load, dataset_of) -> dict:
         clfs = [i for i in mine if i.config.kind == "classifier"]
         source, target = TASKS[name]["flip"]
         flips = {f"{a.name}|{c.name}": find_flip(load(a), load(c), data.test, source, target) for a in aes for c in clfs}
-        probes = {a.name: transfer.linear_probe(load(a), data) for a in aes if a.config.kind == "autoencoder"}
+        probes = {a.name: transfer.linear_probe(load(a), data) for a in aes}
         out[name] = {"flips": flips, "probes": probes}
     return out

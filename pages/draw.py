@@ -1,7 +1,7 @@
 import streamlit as st
 
 from encdec.data import class_names
-from encdec.digitize import DrawingError, to_mnist
+from encdec.digitize import MAX_PICTURE_MB, DrawingError, to_mnist
 from encdec.latent import code_from_page
 from encdec.projection import PLACE_NEIGHBOURS, MapSettings
 from encdec.ui import cache, live, state
@@ -22,7 +22,7 @@ else:
 
 left, right = st.columns([3, 1])
 with right:
-    upload = st.file_uploader(t("draw_upload"), type=["png", "jpg", "jpeg"], key=Key.DRAW_UPLOAD)
+    upload = st.file_uploader(t("draw_upload"), type=["png", "jpg", "jpeg"], key=Key.DRAW_UPLOAD, max_upload_size=MAX_PICTURE_MB)
 uploaded = None
 if upload is not None:
     try:

@@ -187,6 +187,21 @@ def test_the_lesson_opens_at_the_step_of_its_link_with_everything_its_steps_need
     assert data["teacher"] is None and data["follow"] is False  # local mode: nobody leads
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "models").glob("*.safetensors")))
+def test_the_lesson_runs_with_every_shipped_model_as_the_current_one(name):
+    """Whatever model is chosen (an autoencoder, a VAE, a classifier; MNIST or Fashion-MNIST), the lesson
+    finds every role among the shipped models of its dataset and has every step's data."""
+    at = app(model=name, page="lesson")
+    data = element(at, "lesson")
+    assert not at.warning and not at.error
+    assert all(data["blobs"][k] for k in ("enc", "ae", "clf", "plane", "atlas", "ae_codes", "ae_map", "plane_map",
+                                          "frames_ae", "frames_clf"))
+    numbers = data["lesson"]["numbers"]
+    assert data["lesson"]["probe"] and len(numbers["order"]) == min(6, len(numbers["start"]))
+    assert len(data["classes"]) == 10
+
+
 def test_present_mode_hides_the_sidebar_and_a_bad_step_is_explained():
     at = app(params={"step": "99", "present": "1"}, page="lesson")
     assert element(at, "lesson")["present"] is True and element(at, "lesson")["step"] == 0
