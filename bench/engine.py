@@ -72,7 +72,7 @@ def through(engine, config, train_config) -> float:
 def ray_cluster(cpus: int):
     """A local Ray cluster on loopback: its address and a function that stops it."""
     ray = Path(sys.executable).with_name("ray")
-    port, env = free_port(), {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    port, env = free_port(), {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     subprocess.run([str(ray), "start", "--head", "--num-cpus", str(cpus), "--include-dashboard", "false",
                     "--node-ip-address", "127.0.0.1", "--port", str(port), "--disable-usage-stats"],
                    env=env, check=True, capture_output=True, timeout=180)

@@ -16,6 +16,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -164,9 +165,23 @@ def frames_cost(data, tiny: bool) -> list[str]:
     return lines
 
 
-def drawn_digits_table() -> list[str]:
+def shipped_classifiers(folder: Path, before: str = "") -> list:
+    """The MNIST classifiers in `folder` as (name, model, info); with `before`, those shipped at that git
+    revision, written there first by `git show`, so both are measured on the very same digits."""
+    if before:
+        listed = subprocess.run(["git", "ls-tree", "--name-only", before, "models/"], cwd=HERE.parent,
+                                capture_output=True, text=True, check=True).stdout.split()
+        for path in (p for p in listed if p.startswith("models/mnist-") and p.endswith("-clf.safetensors")):
+            blob = subprocess.run(["git", "show", f"{before}:{path}"], cwd=HERE.parent, capture_output=True, check=True)
+            (folder / Path(path).name).write_bytes(blob.stdout)
+    return [(i.name, encdec.load(i.path), i) for i in ModelStore(folder, shipped=True).list()
+            if not i.error and i.config.kind == "classifier" and i.config.dataset == "mnist"]
+
+
+def drawn_digits_table(before: str = "") -> list[str]:
     """Each shipped classifier on MNIST's test split and on digits that never came from MNIST, made by
-    other code than the digits the classifiers learn from (encdec/strokes.py)."""
+    other code than the digits the classifiers learn from (encdec/strokes.py); with `before`, the
+    classifiers shipped at that revision too."""
     from bench.drawn import drawn_digits, sklearn_digits
     from bench.fonts import KINDS, font_digits, fonts
 
@@ -181,18 +196,17 @@ def drawn_digits_table() -> list[str]:
              f"by 43 writers (UCI), made 28x28 the same way. Fonts (`bench/fonts.py`): every digit of the {len(fonts())} fonts "
              "fontconfig finds (Debian's URW base 35 for print, serif and script forms, and ten "
              "handwriting families), 6 times each at a random size, slant, turn and pen width, made 28x28 the same "
-             "way. None of them is used in training.", "",
+             "way. None of them is used in training." + (f" Before: the classifiers shipped at {before}." if before else ""), "",
              "| classifier | augmentation | MNIST test | " + " | ".join(f"{k} ({len(v[1]):,})" for k, v in sets.items()) + " |",
              "|---|---|---:|" + "---:|" * len(sets)]
-    for info in ModelStore(shipped_store_dir(), shipped=True).list():
-        if info.error or info.config.kind != "classifier" or info.config.dataset != "mnist":
-            continue
-        model = encdec.load(info.path)
+    with tempfile.TemporaryDirectory(prefix="bench-before-") as folder:
+        rows = [(f"{name} (before)", m, i) for name, m, i in shipped_classifiers(Path(folder), before)] if before else []
+    for label, model, info in sorted(rows + shipped_classifiers(shipped_store_dir()), key=lambda r: r[0]):
         with torch.no_grad():
             acc = [float((model.classify(torch.from_numpy(x)[:, None]).argmax(1).numpy() == y).mean()) if len(y) else float("nan")
                    for x, y in sets.values()]
         augment = info.meta.get("recipe", {}).get("train", {}).get("augment", "")
-        lines.append(f"| {info.name} | {augment} | {info.metrics['accuracy']:.2%} | " + " | ".join(f"{a:.1%}" for a in acc) + " |")
+        lines.append(f"| {label} | {augment} | {info.metrics['accuracy']:.2%} | " + " | ".join(f"{a:.1%}" for a in acc) + " |")
     return lines
 
 
@@ -240,7 +254,7 @@ def report(args) -> str:
 
         lines += [""] + map_bench.report(tiny)
     if "drawn" in only:
-        lines += [""] + drawn_digits_table()
+        lines += [""] + drawn_digits_table(args.before)
     if "frames" in only:
         lines += [""] + frames_cost(data, tiny)
     if "memory" in only:
@@ -289,6 +303,7 @@ def main(argv=None) -> int:
     p.add_argument("--calls", type=int, default=200, help="calls per latency figure")
     p.add_argument("--only", default="", help=f"comma-separated sections to run again ({','.join(SECTIONS)}), "
                                                  "replacing them in --out and keeping the rest")
+    p.add_argument("--before", default="", help="drawn digits: also measure the classifiers shipped at this git revision")
     p.add_argument("--out", default=str(HERE / "results.md"))
     args = p.parse_args(argv)
     text = report(args)

@@ -89,9 +89,11 @@ class _MailboxStop:
         def watch():
             while not self._event.is_set():
                 try:
-                    if ray.get(mailbox.is_stopped.remote(), timeout=10):
+                    if ray.get(mailbox.is_stopped.remote(), timeout=30):
                         self._event.set()
-                except Exception:  # noqa: BLE001 - the app is gone: nobody will save the result anyway
+                except ray.exceptions.GetTimeoutError:
+                    continue  # a busy cluster answers late: only the mailbox says stop
+                except Exception:  # noqa: BLE001 - the mailbox has gone with the app's relay: nobody will save the result
                     self._event.set()
                 time.sleep(0.25)
         threading.Thread(target=watch, daemon=True).start()

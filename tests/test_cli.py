@@ -154,7 +154,10 @@ def test_zoo_dry_run_never_touches_the_shipped_models_and_leaves_nothing_behind(
     r = _cli("zoo", "--dry-run", "mnist-mlp-ae-2")
     assert r.returncode == 0, r.stderr
     assert {p.name: p.stat().st_mtime_ns for p in (ROOT / "models").iterdir()} == before
-    assert "trained, saved and mapped" in r.stderr and list(tmp_path.iterdir()) == []
+    # torch makes its one shared compiler cache (torchinductor_USER) in the temporary folder when its
+    # optimizer first imports; that folder is torch's, reused by every run. The dry run's own is gone.
+    left = [p.name for p in tmp_path.iterdir() if not p.name.startswith("torchinductor")]
+    assert "trained, saved and mapped" in r.stderr and "now removed" in r.stderr and left == []
 
 
 def test_a_learning_rate_of_zero_is_refused_not_replaced(tmp_path):
