@@ -38,7 +38,7 @@ def _configs(epochs: int, limit: int):
 
     return {"mlp -> mlp autoencoder": (ModelConfig(code_dim=16), TrainConfig(epochs=epochs, limit=limit)),
             "cnn -> deconv autoencoder": (ModelConfig(encoder="cnn", decoder="deconv", code_dim=16),
-                                          TrainConfig(epochs=1, limit=limit // 4))}
+                                          TrainConfig(epochs=1, limit=limit // 2))}
 
 
 def in_thread(config, train_config) -> float:
@@ -102,7 +102,7 @@ def throughput(epochs: int, limit: int, repeats: int) -> list[str]:
         local.close()
         stop_ray()
     lines = [f"#### One training's speed where it runs (samples/s, median of {repeats}; {cpus} cores, nothing else running)", "",
-             f"The MLP trains {epochs} epoch(s) on {limit:,} images, the CNN 1 epoch on {limit // 4:,}, batch 128, "
+             f"The MLP trains {epochs} epoch(s) on {limit:,} images, the CNN 1 epoch on {limit // 2:,}, batch 128, "
              "validation included. Thread: a thread of the measuring process (how the web server trained before). "
              f"Worker: a local worker process (spawned, {cpus} torch threads, nice 10). Ray: a task on a local "
              f"one-node Ray cluster asking for {cpus} CPUs, its result returned as bytes.", "",

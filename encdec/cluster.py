@@ -28,6 +28,7 @@ from .train import TrainingError, TrainingStopped
 from .work import Reporter
 
 CONNECT_TIMEOUT = 5.0  # seconds to wait for a cluster's address to answer before saying it does not
+POLL = 0.25           # seconds between two looks at a running job's mailbox
 SILENCE = 10.0         # seconds without a word from a job before the cluster's address is checked again
 GONE = ("The Ray cluster stopped answering during this job; nothing was saved. Start it again once the "
         "cluster is back.")
@@ -104,12 +105,18 @@ class _MailboxStop:
 
 def _task(spec, mailbox, threads: int):
     """What a Ray worker runs: the work, reporting to the mailbox; returns (status, payload)."""
+    import ray
     import torch
 
     from .work import run
 
     torch.set_num_threads(max(1, threads))
-    return _outcome_of(run, spec, _MailboxReporter(mailbox), _MailboxStop(mailbox))
+    outcome = _outcome_of(run, spec, _MailboxReporter(mailbox), _MailboxStop(mailbox))
+    try:  # an actor runs one caller's calls in order: once this answers, every message sent is in the mailbox
+        ray.get(mailbox.is_stopped.remote(), timeout=30)
+    except Exception:  # noqa: BLE001 - the mailbox has gone with the app's relay: nobody reads the messages
+        pass
+    return outcome
 
 
 # -- the relay: one per engine slot, in its own process -------------------------------------------------
@@ -152,20 +159,28 @@ def relay(spec, report: Reporter, stop):
     report.send("placed", {"cluster": address, **options})
     mailbox = link.mailbox.remote()
     ref = link.task.options(**options).remote(spec, mailbox, link.cpus)
-    stopped_at, asked, heard = None, None, time.monotonic()
+    stopped_at, asked, heard, next_ask = None, None, time.monotonic(), 0.0
     try:
         while True:
-            # A cold cluster takes a while to start the mailbox and the task (a new worker process, the
-            # package unpacked): only silence while the address no longer answers means it is gone.
-            asked = asked or mailbox.take.remote()
-            ready, _ = ray.wait([ref, asked], num_returns=1, timeout=0.25)
+            # The mailbox is read at most four times a second: asking again the moment it answers would
+            # keep this process and the mailbox's busy, taking the cores the training needs. A cold
+            # cluster takes a while to start the mailbox and the task (a new worker process, the package
+            # unpacked): only silence while the address no longer answers means it is gone.
+            if asked is None and time.monotonic() >= next_ask:
+                asked, next_ask = mailbox.take.remote(), time.monotonic() + POLL
+            waiting = [ref] if asked is None else [ref, asked]
+            ready, _ = ray.wait(waiting, num_returns=1, timeout=POLL if asked is not None else max(0.0, next_ask - time.monotonic()))
             if ready:
                 heard = time.monotonic()
-            if asked in ready or ref in ready:
-                for kind, payload in ray.get(asked, timeout=30):  # the last messages come before the outcome
+            if asked in ready:
+                for kind, payload in ray.get(asked, timeout=30):
                     report.send(kind, payload)
                 asked = None
             if ref in ready:
+                # The task made sure its last messages were in the mailbox before it returned.
+                pending = ray.get(asked, timeout=30) if asked is not None else []
+                for kind, payload in pending + ray.get(mailbox.take.remote(), timeout=30):
+                    report.send(kind, payload)
                 status, payload = ray.get(ref, timeout=60)
                 if status == "stopped":
                     raise TrainingStopped()

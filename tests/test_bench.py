@@ -1,4 +1,7 @@
 """The benchmark's own bookkeeping (its timings are run by hand, never in the suite)."""
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from bench.run import merge
@@ -11,18 +14,22 @@ def test_a_section_run_again_replaces_its_old_text_and_keeps_a_blank_line_before
     assert merge(old, "### C\n\nc") == old + "\n### C\n\nc\n"
 
 
+def run_async(coroutine):
+    """Run a coroutine to its end in a thread of its own: the browser tests' session-wide Playwright keeps
+    an event loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 @pytest.mark.slow
 def test_a_protocol_student_opens_pages_as_a_browser_does_and_sends_nothing_else(tmp_path):
     """bench/student.py against a real classroom server: its first page takes the browser's two runs
     (the workspace key), later pages one; blobs are fetched once; only loopback is allowed."""
-    import asyncio
-
-
     from bench.chromium import Server
     from bench.student import Student
 
     with pytest.raises(ValueError, match="loopback"):
-        asyncio.run(Student("http://example.org:8501").connect())
+        run_async(Student("http://example.org:8501").connect())
     server = Server(tmp_path / "home", env={"ENCDEC_SHARED": "1"})
 
     async def visits():
@@ -36,7 +43,7 @@ def test_a_protocol_student_opens_pages_as_a_browser_does_and_sends_nothing_else
         finally:
             await s.close()
     try:
-        (first, second, again), student = asyncio.run(visits())
+        (first, second, again), student = run_async(visits())
     finally:
         server.stop()
     visits = [(v.page, v.ok, v.runs, round(v.seconds, 1), v.error) for v in (first, second, again)]
