@@ -212,7 +212,7 @@ def report(args) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.engine", description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=5)  # seconds of training, so that the first steps' warm-up does not decide the figure
     p.add_argument("--limit", type=int, default=20000)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--loads", type=int, default=12)
