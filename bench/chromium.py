@@ -129,6 +129,15 @@ def publish(text: str, out: str | None) -> None:
         Path(out).write_text(text)
 
 
+def run_report(args, report, dry_run: dict) -> int:
+    """A benchmark's main: with --dry-run, the tiny settings `dry_run` and nothing written; then the
+    report, printed and written to --out."""
+    if args.dry_run:
+        vars(args).update(dry_run)
+    publish(report(args), None if args.dry_run else args.out)
+    return 0
+
+
 # A page function, ([n, own]): which map shows all n points, "own" (the page's own map; only when
 # `own`) or "selection" (a Plotly map), else false.
 ALL_POINTS = """([n, own]) => {

@@ -26,7 +26,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.chromium import CHROMIUM, FLAGS, Server, draw_with_mouse, open_page, pct, publish, server_cpu, three
+from bench.chromium import CHROMIUM, FLAGS, Server, draw_with_mouse, open_page, pct, run_report, server_cpu, three
 
 HERE = Path(__file__).resolve().parent
 PACE = {"loads": 2, "releases": 20, "drawings": 4}   # per student and minute
@@ -311,10 +311,7 @@ def main(argv=None) -> int:
     if not (1 <= args.students <= 500 and 1 <= args.pinned_students <= 500 and 1 <= args.followers <= 500
             and 1 <= args.seconds <= 1800):
         p.error("students and followers: 1 to 500; seconds: 1 to 1800")
-    if args.dry_run:
-        args.students, args.pinned_students, args.seconds, args.followers, args.follow_seconds = 3, 3, 10, 3, 3
-    publish(report(args), None if args.dry_run else args.out)
-    return 0
+    return run_report(args, report, dict(students=3, pinned_students=3, seconds=10, followers=3, follow_seconds=3))
 
 
 if __name__ == "__main__":

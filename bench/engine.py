@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.chromium import CHROMIUM, FLAGS, ROOT, Server, free_port, open_page, pct, publish, server_cpu
+from bench.chromium import CHROMIUM, FLAGS, ROOT, Server, free_port, open_page, pct, run_report, server_cpu
 
 HERE = Path(__file__).resolve().parent
 TRAIN = "/train?code=8&epochs=300"      # an MLP autoencoder: long enough to outlast every measurement
@@ -222,10 +222,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(HERE / "engine.md"))
     p.add_argument("--dry-run", action="store_true", help="tiny settings, to check that the benchmark runs")
     args = p.parse_args(argv)
-    if args.dry_run:
-        args.epochs, args.limit, args.repeats, args.loads, args.seconds = 1, 2000, 1, 2, 2.0
-    publish(report(args), None if args.dry_run else args.out)
-    return 0
+    return run_report(args, report, dict(epochs=1, limit=2000, repeats=1, loads=2, seconds=2.0))
 
 
 if __name__ == "__main__":
