@@ -322,23 +322,28 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--out", required=True)
     f.add_argument("--count", type=_whole(2, 20), default=6)
     f.set_defaults(func=cmd_frames)
-    z = sub.add_parser("zoo", help="retrain the shipped models from scratch with fixed seeds, and their maps")
-    z.add_argument("names", nargs="*")
+    z = _on_shipped(sub, "zoo", cmd_zoo, "retrain the shipped models from scratch with fixed seeds, and their maps",
+                    "1 epoch on 512 images per model, into a temporary folder")
     z.add_argument("--out-dir", default=None, help="default: models/ (with --dry-run a new temporary folder, removed at the end)")
-    z.add_argument("--dry-run", action="store_true", help="1 epoch on 512 images per model, into a temporary folder")
     z.add_argument("--print-only", action="store_true", help="print the commands, run nothing")
     z.add_argument("--no-maps", action="store_true", help="train only; leave the shipped maps as they are")
-    z.set_defaults(func=cmd_zoo)
-    m = sub.add_parser("maps", help="rebuild the shipped maps (test and training split) and digests of models")
-    m.add_argument("names", nargs="*")
+    m = _on_shipped(sub, "maps", cmd_maps, "rebuild the shipped maps (test and training split) and digests of models",
+                    "PCA maps instead of UMAP, and no digest: a quick smoke test")
     m.add_argument("--dir", default=None, help="the models' folder (default: models/)")
-    m.add_argument("--dry-run", action="store_true", help="PCA maps instead of UMAP, and no digest: a quick smoke test")
     m.add_argument("--digests-only", action="store_true", help="only what the pages show of each model (its digest)")
-    m.set_defaults(func=cmd_maps)
     les = sub.add_parser("lesson", help="work out what the lesson's steps start from (models/lesson.json)")
     les.add_argument("--dir", default=None, help="the models' folder (default: models/)")
     les.set_defaults(func=cmd_lesson)
     return p
+
+
+def _on_shipped(sub, name: str, func, about: str, dry_run: str):
+    """A subcommand that works on shipped models by name (all of them when none is given)."""
+    c = sub.add_parser(name, help=about)
+    c.add_argument("names", nargs="*")
+    c.add_argument("--dry-run", action="store_true", help=dry_run)
+    c.set_defaults(func=func)
+    return c
 
 
 def main(argv: list[str] | None = None) -> int:
