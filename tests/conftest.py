@@ -1,8 +1,17 @@
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_async(coroutine):
+    """Run a coroutine to its end in a thread of its own: the browser tests' session-wide Playwright keeps
+    an event loop running in the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 import encdec
 from encdec import jobs, maps, work
 from encdec.ui.text import EN, ZH
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_async
 
 PAGES = ["home", "lesson", "editor", "map", "draw", "classifier", "transfer", "models", "train"]
 
@@ -368,9 +368,6 @@ def test_the_start_up_hook_imports_what_the_pages_import_and_never_umap():
 
 
 def test_a_failing_warm_up_does_not_stop_the_server(monkeypatch):
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
     from streamlit.runtime.pages_manager import PagesManager
 
     from encdec.ui import server
@@ -386,8 +383,7 @@ def test_a_failing_warm_up_does_not_stop_the_server(monkeypatch):
         async with server.lifespan(None):
             return PagesManager.uses_pages_directory
 
-    with ThreadPoolExecutor(1) as pool:  # a thread of its own: the browser tests' driver may hold this one's loop
-        assert pool.submit(asyncio.run, start()).result() is False  # started, with the automatic pages/ mode off
+    assert run_async(start()) is False  # started, with the automatic pages/ mode off
 
 
 def test_the_servers_upload_limit_is_the_apps_own(monkeypatch):

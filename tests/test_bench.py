@@ -1,10 +1,8 @@
 """The benchmark's own bookkeeping (its timings are run by hand, never in the suite)."""
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from bench.run import merge
+from tests.conftest import run_async
 
 
 def test_a_section_run_again_replaces_its_old_text_and_keeps_a_blank_line_before_the_next():
@@ -12,13 +10,6 @@ def test_a_section_run_again_replaces_its_old_text_and_keeps_a_blank_line_before
     new = "### A\n\nnew a"
     assert merge(old, new) == "Machine: x\n\n### A\n\nnew a\n\n### B\n\nold b\n"
     assert merge(old, "### C\n\nc") == old + "\n### C\n\nc\n"
-
-
-def run_async(coroutine):
-    """Run a coroutine to its end in a thread of its own: the browser tests' session-wide Playwright keeps
-    an event loop running in this one."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.mark.slow
