@@ -104,7 +104,7 @@ def throughput(epochs: int, limit: int, repeats: int) -> list[str]:
     lines = [f"#### One training's speed where it runs (samples/s, median of {repeats}; {cpus} cores, nothing else running)", "",
              f"The MLP trains {epochs} epoch(s) on {limit:,} images, the CNN 1 epoch on {limit // 2:,}, batch 128, "
              "validation included. Thread: a thread of the measuring process (how the web server trained before). "
-             f"Worker: a local worker process (spawned, {cpus} torch threads, nice 10). Ray: a task on a local "
+             f"Worker: a local worker process (spawned, {cpus} torch threads, idle priority). Ray: a task on a local "
              f"one-node Ray cluster asking for {cpus} CPUs, its result returned as bytes.", "",
              "| model | thread (before) | worker | worker / thread | Ray | Ray / thread |", "|---|---:|---:|---:|---:|---:|"]
     for name, r in rows.items():

@@ -309,12 +309,25 @@ def _runner(name: str):
     return run, lambda: False
 
 
-def _worker_main(conn, stop_seq, threads: int, runner: str = "local", nice: int = 0) -> None:
+def _yield_processor(nice: int | str) -> None:
+    """Lower this process's claim on the processor (settings.worker_nice): SCHED_IDLE for every thread it
+    has (threads started later inherit it), or a nice value."""
+    if nice == settings.IDLE:
+        tasks = os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else ["0"]
+        for tid in tasks:
+            try:
+                os.sched_setscheduler(int(tid), os.SCHED_IDLE, os.sched_param(0))
+            except (ProcessLookupError, PermissionError):
+                pass  # a thread that has ended, or a system that refuses: the others still yield
+    elif nice and hasattr(os, "nice"):
+        os.nice(nice)
+
+
+def _worker_main(conn, stop_seq, threads: int, runner: str = "local", nice: int | str = 0) -> None:
     """A worker process: takes (seq, spec) from the engine, runs it, sends messages and the outcome back."""
     import torch
 
-    if nice and hasattr(os, "nice"):
-        os.nice(nice)  # the web server beside it comes first
+    _yield_processor(nice)  # the web server beside it comes first
     torch.set_num_threads(threads)
     run, spent = _runner(runner)
     while True:

@@ -85,9 +85,21 @@ def worker_threads() -> int:
     return integer("ENCDEC_WORKER_THREADS", 0, 0, 256)
 
 
-def worker_nice() -> int:
-    """`ENCDEC_WORKER_NICE`: how much local workers yield the processor to the web server (a Unix nice
-    value added to theirs, 0 to 19), so that pages stay quick while trainings run beside them."""
+IDLE = "idle"  # ENCDEC_WORKER_NICE's value for "only the cycles nothing else wants"
+IDLE_SUPPORTED = hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE")
+
+
+def worker_nice() -> int | str:
+    """`ENCDEC_WORKER_NICE`: how much local workers yield the processor to the web server, so that pages
+    stay quick while trainings run beside them. `idle` (the default where the system has it, Linux):
+    workers run only on cycles that nothing at normal priority wants (SCHED_IDLE), so a page never waits
+    for a training; a number from 0 to 19 is a Unix nice value added to theirs (10 elsewhere)."""
+    raw = os.environ.get("ENCDEC_WORKER_NICE", "").strip().lower()
+    if raw == IDLE or (not raw and IDLE_SUPPORTED):
+        if not IDLE_SUPPORTED:
+            raise SettingsError("ENCDEC_WORKER_NICE is 'idle', which this system does not offer; set it to a "
+                                "number from 0 to 19, or unset it.")
+        return IDLE
     return integer("ENCDEC_WORKER_NICE", 10, 0, 19)
 
 

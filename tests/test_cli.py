@@ -136,13 +136,29 @@ def test_a_home_that_is_a_file_gets_one_line(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name,value,read", [("ENCDEC_WORKERS", "two", "workers"), ("ENCDEC_WORKERS", "0", "workers"),
                                              ("ENCDEC_MAP_WORKERS", "99", "map_workers"), ("ENCDEC_MAX_QUEUE", "-1", "max_queue"),
-                                             ("ENCDEC_DOWNLOAD", "maybe", "download_allowed")])
+                                             ("ENCDEC_DOWNLOAD", "maybe", "download_allowed"),
+                                             ("ENCDEC_WORKER_NICE", "low", "worker_nice"), ("ENCDEC_WORKER_NICE", "20", "worker_nice")])
 def test_bad_settings_name_the_variable(monkeypatch, name, value, read):
     from encdec import settings
 
     monkeypatch.setenv(name, value)
     with pytest.raises(settings.SettingsError, match=name):
         getattr(settings, read)()
+
+
+def test_workers_yield_the_processor_by_default_or_as_told(monkeypatch):
+    from encdec import settings
+
+    monkeypatch.delenv("ENCDEC_WORKER_NICE", raising=False)
+    assert settings.worker_nice() == (settings.IDLE if settings.IDLE_SUPPORTED else 10)
+    monkeypatch.setenv("ENCDEC_WORKER_NICE", "5")
+    assert settings.worker_nice() == 5
+    monkeypatch.setenv("ENCDEC_WORKER_NICE", " Idle ")
+    if settings.IDLE_SUPPORTED:
+        assert settings.worker_nice() == settings.IDLE
+    else:
+        with pytest.raises(settings.SettingsError, match="ENCDEC_WORKER_NICE"):
+            settings.worker_nice()
 
 
 @pytest.mark.slow

@@ -159,6 +159,10 @@ def test_a_training_in_a_worker_reports_as_it_goes_and_saves_its_model_map_and_d
     digest = jobs.read_digest(path, model_hash, "test", len(mnist.test), 3)
     assert digest["codes"].shape == (len(mnist.test), 3) and sorted(digest["order"]) == [0, 1, 2]
     assert os.getpid() not in local.backend.pids()  # the work ran elsewhere
+    if encdec.settings.IDLE_SUPPORTED:  # every thread of every worker leaves the processor to the web server first
+        tasks = [int(t) for pid in local.backend.pids() for t in os.listdir(f"/proc/{pid}/task")]
+        assert len(tasks) > len(local.backend.pids())
+        assert {os.sched_getscheduler(t) for t in tasks} == {os.SCHED_IDLE}
 
 
 @pytest.mark.slow
