@@ -92,15 +92,19 @@ IDLE_SUPPORTED = hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE")
 def worker_nice() -> int | str:
     """`ENCDEC_WORKER_NICE`: how much local workers yield the processor to the web server, so that pages
     stay quick while trainings run beside them. `idle` (the default where the system has it, Linux):
-    workers run only on cycles that nothing at normal priority wants (SCHED_IDLE), so a page never waits
-    for a training; a number from 0 to 19 is a Unix nice value added to theirs (10 elsewhere)."""
+    workers run only on cycles that nothing at normal priority wants (SCHED_IDLE), so pages come before
+    trainings; a number from 0 to 19 is a Unix nice value added to theirs (10 elsewhere)."""
     raw = os.environ.get("ENCDEC_WORKER_NICE", "").strip().lower()
     if raw == IDLE or (not raw and IDLE_SUPPORTED):
         if not IDLE_SUPPORTED:
             raise SettingsError("ENCDEC_WORKER_NICE is 'idle', which this system does not offer; set it to a "
                                 "number from 0 to 19, or unset it.")
         return IDLE
-    return integer("ENCDEC_WORKER_NICE", 10, 0, 19)
+    try:
+        return integer("ENCDEC_WORKER_NICE", 10, 0, 19)
+    except SettingsError:
+        raise SettingsError(f"ENCDEC_WORKER_NICE is {_shown(raw)}; set it to idle or to a number from 0 to 19, "
+                            "or unset it.") from None
 
 
 def max_queue() -> int:
