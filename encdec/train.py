@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch.nn import functional as F
 
-from .augment import DIGITS_ONLY, PRESETS, default_for, mix, written_pool
+from .augment import DIGITS_ONLY, PRESETS, default_for, gentler, mix, written_pool
 from .augment import apply as augment_batch
 from .data import Dataset, Split
 from .models import EVAL_BATCH, EncoderDecoder, losses, shown
@@ -52,6 +52,7 @@ class TrainConfig:
     device: str = "auto"
     limit: int | None = None   # train on the first N training images only
     augment: str = "none"      # a preset of `augment.PRESETS`: none, shift or handwriting
+    settle: float = 0.0        # share of the epochs, the last ones, trained with gentler changes (augment.gentler)
     log_every: int = 25        # steps between progress reports
 
     def __post_init__(self):
@@ -68,6 +69,8 @@ class TrainConfig:
             raise TrainingError(f"The seed must be a whole number from 0 to 2**63 - 1; got {shown(self.seed)}.")
         if self.augment not in PRESETS:
             raise TrainingError(f"Unknown augmentation {shown(self.augment)}; choose one of {', '.join(PRESETS)}.")
+        if isinstance(self.settle, bool) or not isinstance(self.settle, (int, float)) or not 0 <= self.settle <= 0.5:
+            raise TrainingError(f"The share of settling epochs must be from 0 to 0.5; got {shown(self.settle)}.")
         if not _whole(self.log_every, 1, 10**6):
             raise TrainingError(f"Steps between reports must be a whole number of at least 1; got {shown(self.log_every)}.")
 
@@ -191,12 +194,14 @@ def fit(model: EncoderDecoder, data: Dataset, config: TrainConfig | None = None,
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total, pct_start=0.15)
     images, labels = train.images.to(device), train.labels.to(device)
     augment = PRESETS[config.augment]
+    settle_from = config.epochs - round(config.settle * config.epochs) + 1  # the first settling epoch
     pool = written_pool(n, config.seed) if augment.styles else None
     history = {"epoch": [], "train_loss": [], "val_loss": []}
     start, step, seen = time.perf_counter(), 0, 0
     running, running_n = 0.0, 0
     for epoch in range(1, config.epochs + 1):
         order = torch.randperm(n, generator=gen).to(device)
+        aug = gentler(augment) if epoch >= settle_from else augment
         epoch_loss, epoch_n = 0.0, 0
         for b in range(steps_per_epoch):
             check_stop(stop)
@@ -204,8 +209,8 @@ def fit(model: EncoderDecoder, data: Dataset, config: TrainConfig | None = None,
             x = images[idx].unsqueeze(1).float().div_(255.0)  # (B,1,28,28)
             y = labels[idx]
             if pool is not None:
-                x, y = mix(x, y, pool, augment.styles, gen)
-            x = augment_batch(x, augment, gen)
+                x, y = mix(x, y, pool, aug.styles, gen)
+            x = augment_batch(x, aug, gen)
             loss = losses(model, model(x), x, y)["loss"]
             if not torch.isfinite(loss):
                 raise TrainingError(

@@ -84,7 +84,7 @@ def test_a_bad_output_path_is_refused_before_training(tmp_path, out, says):
 
 @pytest.mark.parametrize("args,says", [
     (["--device", "meta"], "device"), (["--device", "xpu"], "XPU"), (["--seed", str(2**64)], "--seed"),
-    (["--epochs", "0"], "--epochs"), (["--augment", "wild"], "--augment"),
+    (["--epochs", "0"], "--epochs"), (["--augment", "wild"], "--augment"), (["--settle", "0.8"], "settling epochs"),
 ])
 def test_absurd_training_options_get_one_line(tmp_path, args, says):
     r = _cli("train", *args, "--out", str(tmp_path / "x.safetensors"))

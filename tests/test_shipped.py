@@ -1,10 +1,12 @@
 """The shipped models: they load, their stored test metrics are what a fresh evaluation gives, they
 meet their bars (also on drawn digits that never came from MNIST), and together they stay small."""
+import shlex
+
 import pytest
 import torch
 
 import encdec
-from encdec.cli import ZOO
+from encdec.cli import ZOO, zoo_args
 from tests.conftest import ROOT
 
 MODELS = ROOT / "models"
@@ -48,6 +50,7 @@ def test_shipped_model_loads_and_its_metrics_match_a_fresh_evaluation(name, mnis
     metric, bound, how = BARS[name]
     assert fresh[metric] <= bound if how == "max" else fresh[metric] >= bound
     assert model.meta["recipe"]["command"].startswith("python -m encdec train")
+    assert model.meta["recipe"]["command"].split(" ", 3)[3] == shlex.join(zoo_args(name))
 
 
 @pytest.fixture(scope="module")

@@ -53,7 +53,8 @@ def test_stop_event_stops_training(mnist):
 
 
 @pytest.mark.parametrize("kw", [dict(epochs=0), dict(epochs=10_000), dict(lr=5.0), dict(limit=0), dict(seed=2**64),
-                                dict(seed=-1), dict(augment="sideways"), dict(batch_size=0), dict(epochs=True)])
+                                dict(seed=-1), dict(augment="sideways"), dict(batch_size=0), dict(epochs=True),
+                                dict(settle=0.9), dict(settle=-0.1), dict(settle="half"), dict(settle=True)])
 def test_absurd_training_settings_are_refused(kw):
     with pytest.raises(TrainingError):
         TrainConfig(**kw)
@@ -97,6 +98,24 @@ def test_augmentation_is_recorded_in_the_recipe(mnist):
     model = encdec.train_model(ModelConfig(kind="classifier", code_dim=4), TrainConfig(epochs=1, limit=256,
                                                                                      augment="handwriting"), mnist)
     assert model.meta["recipe"]["train"]["augment"] == "handwriting"
+
+
+def test_a_settling_training_ends_on_gentler_changes(mnist, monkeypatch):
+    """With settle=0.5 of 4 epochs, the last 2 see the preset at half strength with a third of the written
+    digits; the first 2 see it as it is."""
+    import encdec.train as train
+    from encdec.augment import PRESETS, gentler
+
+    seen, shares = [], []
+    monkeypatch.setattr(train, "augment_batch", lambda x, aug, gen: seen.append(aug) or x)
+    monkeypatch.setattr(train, "mix", lambda x, y, pool, share, gen: shares.append(share) or (x, y))
+    monkeypatch.setattr(train, "written_pool", lambda n, seed: "pool")  # not drawn: mix is replaced
+    encdec.fit(build(ModelConfig(kind="classifier", code_dim=4)), mnist.with_val(mnist.val.head(64)),
+               epochs=4, limit=256, batch_size=128, augment="styles", settle=0.5)
+    styles = PRESETS["styles"]
+    assert seen == [styles] * 4 + [gentler(styles)] * 4
+    assert gentler(styles).rotate == styles.rotate / 2 and shares[-1] == pytest.approx(styles.styles / 3)
+    assert shares[:4] == [styles.styles] * 4
 
 
 def test_the_time_estimate_grows_with_the_work():
