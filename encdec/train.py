@@ -37,6 +37,10 @@ def _whole(v, lo: int, hi: int) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
 
 
+def _number(v, lo: float, hi: float) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi
+
+
 def default_settings(kind: str, encoder: str, dataset: str = "mnist") -> dict:
     """The learning rate and augmentation the Train page and `zoo` start from for a model."""
     return {"lr": 2e-3 if encoder == "mlp" else 3e-3, "augment": default_for(kind, dataset)}
@@ -59,7 +63,7 @@ class TrainConfig:
         lo, hi = EPOCHS_RANGE
         if not _whole(self.epochs, lo, hi):
             raise TrainingError(f"Epochs must be a whole number from {lo} to {hi}; got {shown(self.epochs)}.")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not LR_RANGE[0] <= self.lr <= LR_RANGE[1]:
+        if not _number(self.lr, *LR_RANGE):
             raise TrainingError(f"Learning rate must be from {LR_RANGE[0]:g} to {LR_RANGE[1]:g}; got {shown(self.lr)}.")
         if not _whole(self.batch_size, 1, 4096):
             raise TrainingError(f"Batch size must be from 1 to 4096; got {shown(self.batch_size)}.")
@@ -69,7 +73,7 @@ class TrainConfig:
             raise TrainingError(f"The seed must be a whole number from 0 to 2**63 - 1; got {shown(self.seed)}.")
         if self.augment not in PRESETS:
             raise TrainingError(f"Unknown augmentation {shown(self.augment)}; choose one of {', '.join(PRESETS)}.")
-        if isinstance(self.settle, bool) or not isinstance(self.settle, (int, float)) or not 0 <= self.settle <= 0.5:
+        if not _number(self.settle, 0, 0.5):
             raise TrainingError(f"The share of settling epochs must be from 0 to 0.5; got {shown(self.settle)}.")
         if not _whole(self.log_every, 1, 10**6):
             raise TrainingError(f"Steps between reports must be a whole number of at least 1; got {shown(self.log_every)}.")
