@@ -119,6 +119,37 @@ def test_a_job_that_asks_for_a_gpu_asks_the_cluster_for_one(ray_engine):
     assert job.placed is not None and job.placed["num_gpus"] == 1 and job.placed["num_cpus"] >= 1
 
 
+def test_one_relay_s_mailbox_serves_job_after_job_without_mixing_their_messages(ray_engine, tmp_path, user_home):
+    """After the stopped jobs above, the relay's one mailbox still carries each new job's own messages."""
+    store = ModelStore(tmp_path / "models")
+    for name, epochs in (("first", 1), ("second", 2)):
+        job = jobs.train(ray_engine, ModelConfig(code_dim=3), TrainConfig(epochs=epochs, limit=600, log_every=2),
+                         store, name)
+        seen = set()
+        while not job.finished:
+            if job.progress is not None:
+                seen.add(job.progress["epochs"])
+            time.sleep(0.02)
+        assert job.status == "done" and job.result == name, job.error
+        assert seen == {epochs}
+    assert sorted(i.name for i in store.list()) == ["first", "second"]
+
+
+def test_the_mailbox_keeps_each_job_apart_and_tells_a_closed_job_to_stop():
+    from encdec.cluster import Mailbox
+
+    box = Mailbox()
+    box.open("a"), box.open("b")
+    box.put("a", ("progress", 1)), box.put("b", ("progress", 2)), box.put("a", ("preview", 3))
+    assert box.take("a") == [("progress", 1), ("preview", 3)] and box.take("a") == []
+    assert not box.is_stopped("b")
+    box.stop("b")
+    assert box.is_stopped("b") and not box.is_stopped("a")
+    box.close("a")
+    box.put("a", ("progress", 4))  # a cancelled task's late message
+    assert box.take("a") == [] and box.is_stopped("a") and box.messages.keys() == {"b"}
+
+
 def test_a_cluster_that_goes_away_mid_training_fails_the_job_in_one_sentence(cluster, tmp_path, user_home):
     """The last test here: the cluster is stopped while a training runs on it. The job fails with one
     sentence, nothing is saved, and this process (a web server's) lives on."""
