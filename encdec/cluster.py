@@ -4,11 +4,11 @@ The web server never talks to Ray itself: a Ray driver ends its own process when
 away. Each engine slot is a relay process (engine.py's worker processes, running `relay` instead of
 the work): it connects to the cluster once, starts one small mailbox actor there for all its jobs,
 sends each piece of work as one Ray task, passes the progress, preview and frames the task posts in
-the mailbox on to the engine as a local worker would, and posts Stop there. The task returns the outcome as bytes (a
-checkpoint, a map), and the app saves them in the right workspace itself, so the workers need no share
-of the app's disk, only the datasets (each node reads ENCDEC_DATA_DIR or downloads them) and this
-package (sent with the job). A task that asks for a GPU gets one from the cluster. Ray is imported only
-in relay processes and in the Ray workers.
+the mailbox on to the engine as a local worker would, and posts Stop there. The task returns the
+outcome as bytes (a checkpoint, a map), and the app saves them in the right workspace itself, so the
+workers need no share of the app's disk, only the datasets (each node reads ENCDEC_DATA_DIR or
+downloads them) and this package (sent with the job). A task that asks for a GPU gets one from the
+cluster. Ray is imported only in relay processes and in the Ray workers.
 """
 from __future__ import annotations
 
